@@ -1,0 +1,5 @@
+"""``python -m logradar`` is the ``logradar`` command."""
+
+from logradar.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The ``logradar`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from logradar.commands.parse import parse_command, patterns_command
+from logradar.config import ConfigError, Settings, load_config
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LOGRADAR_CONFIG",
+    help="TOML configuration file (env LOGRADAR_CONFIG).",
+)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def settings_or_exit(config_path: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_config(config_path, **overrides)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="logradar")
+def main() -> None:
+    """logradar: real-time log anomaly detection.
+
+    Ingest logs (Huawei LTS API, NDJSON, text), keep them durably, archive them as Parquet,
+    mine templates, detect anomalies and alert — in one process.
+    """
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="State folder.")
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="TCP port (default 8080).")
+@click.option("--webhook", "webhooks", multiple=True, help="Webhook URL for alerts (repeatable).")
+def up(
+    config_path: Path | None,
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    webhooks: tuple[str, ...],
+) -> None:
+    """Run the whole pipeline: receivers, tank, archive, engine, store, alerts and web UI."""
+    overrides: dict[str, Any] = {"data_dir": data_dir, "server": {"host": host, "port": port}}
+    settings = settings_or_exit(config_path, **overrides)
+    if webhooks:
+        settings = settings_or_exit(
+            config_path,
+            **overrides,
+            alerts={"webhooks": [*map(str, settings.alerts.webhooks), *webhooks]},
+        )
+    setup_logging(settings.log_level)
+    from logradar.server import serve
+
+    serve(settings)
+
+
+@main.command()
+@click.option("--port", type=int, default=8080, show_default=True, help="Port for the UI/API.")
+@click.option(
+    "--duration",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to run; 0 runs until Ctrl-C.",
+)
+@click.option("--incident-after", type=float, default=30.0, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+def demo(port: int, duration: float, incident_after: float, data_dir: Path | None) -> None:
+    """Replay a small multi-service system, inject an incident, print alerts as they fire."""
+    from logradar.demo.run import run_demo
+
+    setup_logging("warning")
+    run_demo(port=port, duration=duration, incident_after=incident_after, data_dir=data_dir)
+
+
+@main.command()
+@click.option("--train", "train", required=True, type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Normal logs to learn from.")
+@click.option("--test", "test", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Logs to score (default: score TRAIN after the warm-up).")
+@click.option("--log-format", help="Header format, e.g. '<Date> <Time> <Level> <Content>'.")
+@click.option("--session-key", help=r"Regex for the session id, e.g. 'blk_-?\d+'.")
+@CONFIG_OPTION
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
+              show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Anomalies as JSON lines.")
+def backtest(
+    train: Path,
+    test: Path | None,
+    log_format: str | None,
+    session_key: str | None,
+    config_path: Path | None,
+    engine: str,
+    output: Path,
+) -> None:
+    """Run the detection engine over files and write every anomaly it finds."""
+    from logradar.backtest import run_backtest
+
+    try:
+        summary = run_backtest(
+            train,
+            test,
+            output,
+            log_format=log_format,
+            session_key=session_key,
+            config=config_path,
+            engine=engine,
+        )
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(summary))
+
+
+@main.command("config")
+@CONFIG_OPTION
+def show_config(config_path: Path | None) -> None:
+    """Validate the configuration (file + environment) and print the effective values."""
+    settings = settings_or_exit(config_path)
+    click.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
+
+
+main.add_command(parse_command, "parse")
+main.add_command(patterns_command, "patterns")

@@ -1,0 +1,409 @@
+"""One typed configuration: defaults < TOML file < ``LOGRADAR_*`` environment < command line.
+
+Environment variables use ``__`` between levels, e.g. ``LOGRADAR_SERVER__PORT=9000`` or
+``LOGRADAR_ALERTS__MIN_SEVERITY=high``. Every value is validated; :func:`load_config` turns
+validation failures into a :class:`ConfigError` whose message names the field and the problem.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from logradar.schema import Severity
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message is meant for the user as is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+SeverityName = Annotated[
+    Severity,
+    BeforeValidator(Severity.parse),
+    PlainSerializer(str, return_type=str),
+    Field(description="info, low, medium, high or critical"),
+]
+
+
+class ServerConfig(_Section):
+    """The HTTP server: receivers, API, UI and metrics share one port."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest accepted request body; larger gets 413."
+    )
+    max_line_bytes: int = Field(
+        256 * 1024, gt=0, description="Longest accepted log line; longer lines are truncated."
+    )
+
+
+class TankConfig(_Section):
+    """The durable local log every accepted line is written to before it is acknowledged."""
+
+    retention_hours: float = Field(
+        24.0, gt=0, description="Keep consumed records at least this long."
+    )
+    retention_bytes: int = Field(
+        2 * 1024**3, gt=0, description="Drop the oldest consumed records above this size."
+    )
+
+
+class ArchiveConfig(_Section):
+    """Raw archive: Hive-partitioned Parquet (stream/date/hour)."""
+
+    enabled: bool = True
+    url: str | None = Field(
+        None,
+        description="Folder or s3://bucket/prefix; default <data_dir>/archive.",
+    )
+    s3_endpoint: str | None = Field(None, description="S3/OBS endpoint URL for s3:// archives.")
+    flush_seconds: float = Field(5.0, gt=0, description="Write a file at least this often.")
+    max_rows_per_file: int = Field(500_000, gt=0)
+
+
+class EngineConfig(_Section):
+    """Micro-batch engine: windows, learning period, batching."""
+
+    window_seconds: float = Field(10.0, gt=0, description="Width of a counting window.")
+    learning_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="How long a new stream only learns; anomalies then get lower severity.",
+    )
+    allowed_lateness_seconds: float = Field(
+        2.0, ge=0, description="How long a window waits for late records before it closes."
+    )
+    max_batch_rows: int = Field(100_000, gt=0, description="Most records per micro-batch.")
+    poll_seconds: float = Field(0.2, gt=0, description="Idle wait between micro-batches.")
+    snapshot_seconds: float = Field(10.0, gt=0, description="How often state is saved.")
+    session_key: str | None = Field(
+        None,
+        description="Regex whose match (or named group 'key') is a line's session id, "
+        "e.g. 'blk_-?\\d+' or 'request_id=(?P<key>\\w+)'.",
+    )
+    session_idle_seconds: float = Field(
+        60.0, gt=0, description="A session closes after this much event time without lines."
+    )
+
+
+class ParserConfig(_Section):
+    """Template mining. The header format is the only per-system input."""
+
+    log_format: str | None = Field(
+        None,
+        description="Header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'; "
+        "default: the whole line is the message.",
+    )
+    max_templates: int = Field(50_000, gt=0, description="Cap on templates kept in memory.")
+
+
+class NewPatternConfig(_Section):
+    """A template never seen before on a stream."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.MEDIUM
+    error_severity: SeverityName = Field(
+        Severity.HIGH, description="Severity when the new pattern is an error line."
+    )
+    forget_after_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A template unseen this long (event time) counts as new again; "
+        "default: once seen, never new again.",
+    )
+    flood_min_new: int = Field(
+        5, ge=2, description="This many new templates in one window is a flood (likely a deploy)."
+    )
+    flood_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Also a flood when at least 2 new templates are this share of the window's "
+        "distinct templates. Floods get one step lower severity.",
+    )
+
+
+class FrequencyConfig(_Section):
+    """Spikes and drops of a template's (or a stream's) count per window."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.MEDIUM
+    min_count: int = Field(10, ge=1, description="Ignore spikes smaller than this.")
+    min_ratio: float = Field(3.0, gt=1, description="Observed must exceed expected this much.")
+    p_value: float = Field(1e-6, gt=0, lt=1, description="Poisson tail probability to fire.")
+    alpha: float = Field(0.1, gt=0, le=1, description="Baseline smoothing factor per window.")
+    slow_alpha: float = Field(
+        0.005, gt=0, le=1, description="Smoothing of the long-run level (hours at 10 s windows)."
+    )
+    drop_min_expected: float = Field(
+        20.0, gt=0, description="Only report drops when at least this many lines were expected."
+    )
+    min_history: int = Field(
+        10, ge=1, description="Windows a template must be tracked before it is scored."
+    )
+    anomaly_alpha_factor: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Windows flagged anomalous update the baseline this much slower "
+        "(0 = not at all), so a long incident does not become normal at once.",
+    )
+    season_alpha: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Weight of the newest day in the per-hour-of-day (weekday/weekend) profile.",
+    )
+    prune_after_seconds: float = Field(
+        8 * 86400.0, gt=0, description="Forget a template's baseline after this long unseen."
+    )
+
+
+class SilenceConfig(_Section):
+    """A stream, or a usually steady template, that stops."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.HIGH
+    template_severity: SeverityName = Field(
+        Severity.MEDIUM, description="Severity when a single steady template goes silent."
+    )
+    windows: int = Field(3, ge=1, description="Consecutive empty windows that make a silence.")
+    min_expected: float = Field(
+        5.0, gt=0, description="Only a source expected to send at least this much per window."
+    )
+    steady_share: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="A template is steady when present in at least this share of recent windows.",
+    )
+    alpha: float = Field(0.05, gt=0, le=1, description="Smoothing factor per window.")
+    min_history: int = Field(30, ge=1, description="Windows seen before a source is judged.")
+    prune_after_seconds: float = Field(
+        86400.0, gt=0, description="Forget a stream or template silent this long."
+    )
+
+
+class ErrorBurstConfig(_Section):
+    """More error lines in a window than the stream's baseline explains."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.HIGH
+    min_count: int = Field(10, ge=1, description="Ignore bursts with fewer error lines.")
+    min_ratio: float = Field(3.0, gt=1, description="Observed must exceed expected this much.")
+    p_value: float = Field(1e-6, gt=0, lt=1, description="Tail probability to fire.")
+    alpha: float = Field(0.1, gt=0, le=1, description="Baseline smoothing factor per window.")
+    slow_alpha: float = Field(0.005, gt=0, le=1, description="Smoothing of the long-run level.")
+    season_alpha: float = Field(
+        0.5, gt=0, le=1, description="Weight of the newest day in the per-hour profile."
+    )
+    min_history: int = Field(10, ge=1, description="Windows seen before the stream is scored.")
+    anomaly_alpha_factor: float = Field(
+        0.05, ge=0, le=1, description="Bursting windows update the baseline this much slower."
+    )
+
+
+class MultivariateConfig(_Section):
+    """Isolation forest over each window's template-count vector."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.LOW
+    top_k: int = Field(20, ge=1, description="Templates per stream used as features.")
+    min_mean: float = Field(
+        2.0,
+        ge=0,
+        description="Only templates averaging this many lines per window are features; "
+        "sparse ones are noise to the forest and count under 'other'.",
+    )
+    min_windows: int = Field(60, ge=10, description="Windows seen before the first fit.")
+    refit_every: int = Field(360, ge=1, description="Refit after this many more windows.")
+    max_train: int = Field(2000, ge=10, description="Most recent windows kept for fitting.")
+    quantile: float = Field(
+        0.995, gt=0.5, lt=1, description="Training-score quantile the threshold starts from."
+    )
+    margin: float = Field(
+        0.05, ge=0, description="Added to that quantile's anomaly score to set the threshold."
+    )
+    n_estimators: int = Field(100, ge=10)
+    random_state: int = 0
+
+
+class DetectorsConfig(_Section):
+    new_pattern: NewPatternConfig = NewPatternConfig()
+    frequency: FrequencyConfig = FrequencyConfig()
+    silence: SilenceConfig = SilenceConfig()
+    error_burst: ErrorBurstConfig = ErrorBurstConfig()
+    multivariate: MultivariateConfig = MultivariateConfig()
+
+
+class StoreConfig(_Section):
+    """Results database."""
+
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; "
+        "default sqlite:///<data_dir>/logradar.db.",
+    )
+
+
+class AlertsConfig(_Section):
+    """What becomes an alert and where it is delivered."""
+
+    min_severity: SeverityName = Field(
+        Severity.MEDIUM, description="Anomalies at or above this become alerts."
+    )
+    cooldown_seconds: float = Field(
+        300.0, ge=0, description="Suppress repeats of the same alert key for this long."
+    )
+    webhooks: list[AnyHttpUrl] = Field(
+        default_factory=list, description="Generic JSON webhook URLs."
+    )
+    console: bool = Field(True, description="Log every alert to the console.")
+    max_attempts: int = Field(12, ge=1, description="Delivery attempts before giving up.")
+    backoff_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles.")
+    backoff_max_seconds: float = Field(300.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one logradar process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LOGRADAR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    data_dir: Path = Field(Path("logradar-data"), description="Where all state lives.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerConfig = ServerConfig()
+    tank: TankConfig = TankConfig()
+    archive: ArchiveConfig = ArchiveConfig()
+    engine: EngineConfig = EngineConfig()
+    parser: ParserConfig = ParserConfig()
+    detectors: DetectorsConfig = DetectorsConfig()
+    store: StoreConfig = StoreConfig()
+    alerts: AlertsConfig = AlertsConfig()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    # Derived locations -------------------------------------------------------------------
+    @property
+    def tank_path(self) -> Path:
+        return self.data_dir / "tank.db"
+
+    @property
+    def archive_url(self) -> str:
+        return self.archive.url or str(self.data_dir / "archive")
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'logradar.db'}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_overrides(settings_cls: type[Settings]) -> dict[str, Any]:
+    """Parse ``LOGRADAR_*`` variables the way pydantic-settings does, as a plain dict."""
+
+    class _EnvOnly(settings_cls):  # type: ignore[misc,valid-type]
+        model_config = SettingsConfigDict(**{**settings_cls.model_config, "extra": "allow"})
+
+    from pydantic_settings import EnvSettingsSource
+
+    return EnvSettingsSource(_EnvOnly)()
+
+
+def format_validation_error(err: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(root)"
+        got = e.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"  {where}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load settings from an optional TOML file, the environment, then ``overrides``.
+
+    ``overrides`` take dotted keys as nested dicts, e.g. ``server={"port": 9000}``; ``None``
+    values are ignored so CLI options that were not given do not mask other sources.
+    """
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    try:
+        data = _deep_merge(data, _env_overrides(Settings))
+        data = _deep_merge(data, _drop_none(overrides))
+        return Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, origin + " + environment")) from None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out

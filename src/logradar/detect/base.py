@@ -1,0 +1,82 @@
+"""The one small protocol every detector follows.
+
+The engine turns records into closed *windows* (per stream, per event-time window) and closed
+*sessions*; a detector consumes them one at a time, first scoring against what it has learned,
+then learning from them (``observe`` = river's ``score_one`` followed by ``learn_one``), and
+returns the anomalies it found. Detectors are deterministic for a given input order and can
+save and restore their state as JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from logradar.schema import Anomaly
+
+
+@dataclass(slots=True)
+class Window:
+    """Everything observed on one stream in one closed event-time window ``[start, end)``."""
+
+    stream: str
+    start: int
+    end: int
+    counts: dict[int, int] = field(default_factory=dict)
+    """Lines per template id."""
+    errors: int = 0
+    """Lines whose level is error, fatal or critical, or that mention an exception."""
+    total: int = 0
+    examples: dict[int, list[str]] = field(default_factory=dict)
+    """A few raw lines per template id (the first ones seen)."""
+    error_examples: list[str] = field(default_factory=list)
+    learning: bool = False
+    """True while the stream is in its learning period: anomalies get lower severity."""
+
+
+@dataclass(slots=True)
+class Session:
+    """A closed session: the template ids of its lines in event-time order."""
+
+    stream: str
+    key: str
+    start: int
+    end: int
+    events: list[int]
+    examples: list[str] = field(default_factory=list)
+    learning: bool = False
+
+
+@dataclass(slots=True)
+class DetectContext:
+    """Read-only facts about templates that detectors may need for explanations."""
+
+    template_text: Callable[[int], str]
+    is_error_template: Callable[[int], bool]
+
+
+@runtime_checkable
+class WindowDetector(Protocol):
+    """Consumes closed windows."""
+
+    name: str
+
+    def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class SessionDetector(Protocol):
+    """Consumes closed sessions."""
+
+    name: str
+
+    def observe_session(self, session: Session, ctx: DetectContext) -> list[Anomaly]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

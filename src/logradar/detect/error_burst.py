@@ -1,0 +1,89 @@
+"""Error burst: a stream logs more error lines in a window than its baseline explains.
+
+The count of error lines per window (``Window.errors``) of each stream gets the same
+:class:`~logradar.detect.frequency.RateBaseline` as a template count in the frequency detector:
+fast and slow EWMA levels, an hour-of-day profile, and a Poisson / negative-binomial tail
+probability. A burst needs ``p < p_value``, at least ``min_count`` errors and ``min_ratio``
+times the highest expectation. Only bursts are reported: fewer errors is good news.
+
+>>> from logradar.config import ErrorBurstConfig
+>>> from logradar.detect.base import DetectContext, Window
+>>> ctx = DetectContext(template_text=str, is_error_template=lambda t: False)
+>>> det = ErrorBurstDetector(ErrorBurstConfig())
+>>> step = 10 * 10**9
+>>> for i in range(30):
+...     _ = det.observe(Window("db", i * step, (i + 1) * step, errors=1), ctx)
+>>> [a.observed for a in det.observe(Window("db", 30 * step, 31 * step, errors=40,
+...     error_examples=["ERROR deadlock detected"]), ctx)]
+[40.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logradar.config import ErrorBurstConfig
+from logradar.detect.base import DetectContext, Window
+from logradar.detect.frequency import NS, RateBaseline, format_duration
+from logradar.schema import Anomaly
+
+
+class ErrorBurstDetector:
+    """Bursts of error lines per stream; see module doc."""
+
+    name = "error_burst"
+
+    def __init__(self, config: ErrorBurstConfig | None = None) -> None:
+        self.config = config or ErrorBurstConfig()
+        self._streams: dict[str, RateBaseline] = {}
+
+    def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
+        cfg = self.config
+        base = self._streams.get(window.stream)
+        if base is None:
+            base = self._streams[window.stream] = RateBaseline(window.errors, window.start)
+        seasonal = base.roll(window.start, cfg.season_alpha)
+        verdict = None
+        if base.n >= cfg.min_history:
+            verdict = base.judge(
+                window.errors,
+                seasonal,
+                min_count=cfg.min_count,
+                min_ratio=cfg.min_ratio,
+                p_value=cfg.p_value,
+                drop_min_expected=None,
+            )
+        base.update(
+            window.errors,
+            window.start,
+            cfg.alpha,
+            cfg.slow_alpha,
+            anomalous=verdict is not None,
+            factor=cfg.anomaly_alpha_factor,
+        )
+        if verdict is None:
+            return []
+        span = format_duration((window.end - window.start) / NS)
+        return [
+            Anomaly(
+                detector=self.name,
+                kind="error_burst",
+                stream=window.stream,
+                start=window.start,
+                end=window.end,
+                score=min(1.0, max(0.0, 1.0 - verdict.p)),
+                severity=cfg.severity.lower() if window.learning else cfg.severity,
+                explanation=f"Stream {window.stream} logged {window.errors} error lines in "
+                f"{span}; expected about {verdict.expected:.3g} from the {verdict.basis} "
+                f"(p={verdict.p:.1e}).",
+                expected=verdict.expected,
+                observed=float(window.errors),
+                examples=window.error_examples[:3],
+            )
+        ]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"streams": {s: b.to_list() for s, b in self._streams.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._streams = {s: RateBaseline.from_list(b) for s, b in state["streams"].items()}

@@ -1,0 +1,289 @@
+"""Frequency: a template's (or a whole stream's) count per window spikes or drops.
+
+Each ``(stream, template)`` pair, and each stream's total, keeps a :class:`RateBaseline`:
+a fast EWMA level (the last minutes), a slow one (the last hours), their variances, and a
+seasonal profile, the mean count per window in the same hour of day on previous days (weekdays
+and weekends apart, UTC). A count is judged with a Poisson tail probability (a negative
+binomial when the counts are over-dispersed), never a z-score, so low counts are handled.
+A spike must be surprising against the *highest* of the three expectations and a drop against
+the *lowest*: a daily 02:00 batch job stops looking like a spike on its second night, its end
+is not a drop, and a template that comes in hourly bursts is not a spike at each burst.
+Templates missing from a window count 0 (that is how drops are seen); one unseen for
+``prune_after_seconds`` is forgotten. Flagged windows move the levels only
+``anomaly_alpha_factor`` as fast, so a long incident does not become the baseline at once.
+
+>>> from logradar.config import FrequencyConfig
+>>> from logradar.detect.base import DetectContext, Window
+>>> ctx = DetectContext(template_text=lambda t: "GET /api <*>", is_error_template=lambda t: False)
+>>> det = FrequencyDetector(FrequencyConfig())
+>>> step = 10 * 10**9
+>>> for i in range(30):
+...     _ = det.observe(Window("web", i * step, (i + 1) * step, {1: 5}, total=5), ctx)
+>>> [(a.kind, a.observed) for a in det.observe(Window("web", 30 * step, 31 * step, {1: 80},
+...     total=80), ctx)]
+[('spike', 80.0), ('spike', 80.0)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scipy import stats
+
+from logradar.config import FrequencyConfig
+from logradar.detect.base import DetectContext, Window
+from logradar.schema import Anomaly
+
+NS = 1_000_000_000
+TOTAL = "total"
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: ``10 s``, ``5 min``, ``2 h``, ``3 d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def tail_probability(observed: int, mean: float, dispersion: float, *, upper: bool) -> float:
+    """``P(X >= observed)`` (``upper``) or ``P(X <= observed)`` for a count with this mean.
+
+    ``dispersion`` is variance / mean: at most 1 gives a Poisson, above 1 a negative binomial
+    with that variance.
+    """
+    if dispersion <= 1.0:
+        dist = stats.poisson(mean)
+    else:
+        dist = stats.nbinom(mean / (dispersion - 1.0), 1.0 / dispersion)
+    return float(dist.sf(observed - 1) if upper else dist.cdf(observed))
+
+
+def _time_bucket(start_ns: int) -> tuple[str, int]:
+    """(hour of day + 24 if weekend, as str; UTC day number) of a window start."""
+    secs = start_ns // NS
+    day = secs // 86400
+    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+    return str((secs % 86400) // 3600 + 24 * weekend), day
+
+
+class RateBaseline:
+    """What a count per window usually is: two EWMA levels, their variances, an hourly profile.
+
+    The *fast* level (weight ``alpha`` per window) follows the recent rate, the *slow* one
+    (``slow_alpha``) the rate over hours, so a template that comes in hourly bursts keeps a
+    non-zero expectation between them. ``season`` maps a time bucket to
+    ``[mean, days, day, day_sum, day_n]``: ``mean`` is an EWMA over previous days (weight
+    ``season_alpha`` for the newest) of that bucket's mean count; ``day_*`` accumulate the
+    current day and are folded in by :meth:`roll` when the bucket is first visited on a later
+    day. Call :meth:`roll`, then :meth:`judge`, then :meth:`update`.
+    """
+
+    __slots__ = ("fast", "last_seen", "n", "season", "slow")
+
+    def __init__(self, count: int, start_ns: int) -> None:
+        self.fast = [float(count), float(count)]  # level, variance
+        self.slow = [float(count), float(count)]
+        self.n = 0
+        self.last_seen = start_ns
+        self.season: dict[str, list[float]] = {}
+
+    def roll(self, start_ns: int, season_alpha: float) -> float | None:
+        """Fold finished days into this window's hour; return its seasonal mean (or None)."""
+        bucket, day = _time_bucket(start_ns)
+        s = self.season.setdefault(bucket, [0.0, 0, day, 0.0, 0])
+        if s[2] != day:
+            if s[4] > 0:
+                mean = s[3] / s[4]
+                s[0] = mean if s[1] == 0 else s[0] + season_alpha * (mean - s[0])
+                s[1] += 1
+            s[2:5] = [day, 0.0, 0]
+        return s[0] if s[1] > 0 else None
+
+    def judge(
+        self,
+        observed: int,
+        seasonal: float | None,
+        *,
+        min_count: int,
+        min_ratio: float,
+        p_value: float,
+        drop_min_expected: float | None,
+    ) -> Verdict | None:
+        """A spike or drop verdict for ``observed``, or None if it is unremarkable.
+
+        A spike must be surprising against the highest of the fast, slow and seasonal
+        expectations, a drop against the lowest (``drop_min_expected=None``: no drops).
+        """
+        levels = [("recent level", self.fast[0]), ("long-run level", self.slow[0])]
+        if seasonal is not None:
+            levels.append(("same hour on previous days", seasonal))
+        dispersion = max(_dispersion(self.fast), _dispersion(self.slow))
+        basis, expected = max(levels, key=lambda x: x[1])
+        if observed >= min_count and observed >= min_ratio * expected:
+            p = tail_probability(observed, expected, dispersion, upper=True)
+            if p < p_value:
+                return Verdict("spike", expected, p, basis)
+        if drop_min_expected is None:
+            return None
+        basis, expected = min(levels, key=lambda x: x[1])
+        if expected >= drop_min_expected and observed <= expected / min_ratio:
+            p = tail_probability(observed, expected, dispersion, upper=False)
+            if p < p_value:
+                return Verdict("drop", expected, p, basis)
+        return None
+
+    def update(
+        self,
+        count: int,
+        start_ns: int,
+        alpha: float,
+        slow_alpha: float,
+        *,
+        anomalous: bool = False,
+        factor: float = 1.0,
+    ) -> None:
+        """Learn one window's count.
+
+        ``anomalous`` windows move the levels by ``factor`` times the usual weight and leave
+        the variances alone, so an incident neither becomes the norm at once nor widens the
+        tails that judge the next windows. The hourly profile learns every window: that is
+        how a daily job becomes normal, and it only speaks for the same hour on later days.
+        """
+        weight = factor if anomalous else 1.0
+        _ewma(self.fast, count, alpha * weight, variance=not anomalous)
+        _ewma(self.slow, count, slow_alpha * weight, variance=not anomalous)
+        self.n += 1
+        if count:
+            self.last_seen = start_ns
+        s = self.season[_time_bucket(start_ns)[0]]
+        s[3] += count
+        s[4] += 1
+
+    def to_list(self) -> list[Any]:
+        return [self.fast, self.slow, self.n, self.last_seen, self.season]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> RateBaseline:
+        b = cls.__new__(cls)
+        b.fast, b.slow, b.n, b.last_seen, b.season = data
+        return b
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: str
+    """``spike`` or ``drop``."""
+    expected: float
+    p: float
+    basis: str
+    """Which expectation was used, in words (for the explanation)."""
+
+
+def _ewma(lv: list[float], x: float, alpha: float, *, variance: bool) -> None:
+    diff = x - lv[0]
+    lv[0] += alpha * diff
+    if variance:
+        lv[1] = (1 - alpha) * (lv[1] + alpha * diff * diff)
+
+
+def _dispersion(lv: list[float]) -> float:
+    return lv[1] / lv[0] if lv[0] > 0 else 1.0
+
+
+class FrequencyDetector:
+    """Spikes and drops per ``(stream, template)`` and per stream total; see module doc."""
+
+    name = "frequency"
+
+    def __init__(self, config: FrequencyConfig | None = None) -> None:
+        self.config = config or FrequencyConfig()
+        self._streams: dict[str, dict[str, RateBaseline]] = {}
+
+    def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
+        cfg = self.config
+        keys = self._streams.setdefault(window.stream, {})
+        counts = {str(t): c for t, c in window.counts.items()}
+        counts[TOTAL] = window.total
+        for key, c in counts.items():
+            if key not in keys and c > 0:
+                keys[key] = RateBaseline(c, window.start)
+        horizon = window.start - int(cfg.prune_after_seconds * NS)
+        out: list[Anomaly] = []
+        for key in list(keys):
+            base = keys[key]
+            observed = counts.get(key, 0)
+            if key != TOTAL and observed == 0 and base.last_seen < horizon:
+                del keys[key]
+                continue
+            seasonal = base.roll(window.start, cfg.season_alpha)
+            verdict = None
+            if base.n >= cfg.min_history:
+                verdict = base.judge(
+                    observed,
+                    seasonal,
+                    min_count=cfg.min_count,
+                    min_ratio=cfg.min_ratio,
+                    p_value=cfg.p_value,
+                    drop_min_expected=cfg.drop_min_expected,
+                )
+            if verdict is not None:
+                out.append(self._anomaly(window, ctx, key, observed, verdict))
+            base.update(
+                observed,
+                window.start,
+                cfg.alpha,
+                cfg.slow_alpha,
+                anomalous=verdict is not None,
+                factor=cfg.anomaly_alpha_factor,
+            )
+        return out
+
+    def _anomaly(
+        self, window: Window, ctx: DetectContext, key: str, observed: int, v: Verdict
+    ) -> Anomaly:
+        cfg = self.config
+        span = format_duration((window.end - window.start) / NS)
+        tail = f"expected about {v.expected:.3g} from the {v.basis} (p={v.p:.1e})"
+        if key == TOTAL:
+            tid, text = None, None
+            examples = [line for lines in window.examples.values() for line in lines][:3]
+            what = f"Stream {window.stream} had {observed} lines in {span}"
+        else:
+            tid = int(key)
+            text = ctx.template_text(tid)
+            examples = window.examples.get(tid, [])[:3]
+            what = (
+                f"Template '{text}' appeared {observed} times in {span} on stream {window.stream}"
+            )
+        severity = cfg.severity.lower() if window.learning else cfg.severity
+        return Anomaly(
+            detector=self.name,
+            kind=v.kind,
+            stream=window.stream,
+            start=window.start,
+            end=window.end,
+            score=min(1.0, max(0.0, 1.0 - v.p)),
+            severity=severity,
+            explanation=f"{what}; {tail}.",
+            template_id=tid,
+            template=text,
+            expected=v.expected,
+            observed=float(observed),
+            examples=examples,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "streams": {
+                stream: {key: b.to_list() for key, b in keys.items()}
+                for stream, keys in self._streams.items()
+            }
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._streams = {
+            stream: {key: RateBaseline.from_list(b) for key, b in keys.items()}
+            for stream, keys in state["streams"].items()
+        }

@@ -1,0 +1,201 @@
+"""Multivariate: a window whose *mix* of templates is unusual, even if no count is extreme.
+
+Each stream gets a fixed feature map once ``min_windows`` windows are seen: its ``top_k``
+templates by count, plus ``other`` (all remaining lines), ``total`` and ``errors``; a window
+becomes the ``log1p`` of those counts. A scikit-learn :class:`~sklearn.ensemble.IsolationForest`
+is fitted on the recent windows (at most ``max_train``) and refitted every ``refit_every``
+windows. The threshold is set from the training data itself, without a contamination guess:
+the ``quantile`` of the training anomaly scores plus ``margin``, so normal data rarely fires.
+Windows that fire are not used for training. The explanation names the features that are
+furthest from their training median. The state holds the training matrix, not a pickled
+model: loading refits the forest with the same ``random_state``, which gives the same model.
+
+>>> import numpy as np
+>>> from logradar.config import MultivariateConfig
+>>> from logradar.detect.base import DetectContext, Window
+>>> ctx = DetectContext(template_text=lambda t: f"t{t}", is_error_template=lambda t: False)
+>>> det = MultivariateDetector(MultivariateConfig(min_windows=60, n_estimators=50))
+>>> rng, step = np.random.default_rng(0), 10 * 10**9
+>>> def window(i, a, b):
+...     return Window("api", i * step, (i + 1) * step, {1: a, 2: b}, total=a + b)
+>>> for i in range(100):
+...     _ = det.observe(window(i, int(rng.poisson(50)), int(rng.poisson(50))), ctx)
+>>> [a.kind for a in det.observe(window(100, 100, 0), ctx)]  # same total, other mix
+['multivariate']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+from logradar.config import MultivariateConfig
+from logradar.detect.base import DetectContext, Window
+from logradar.schema import Anomaly
+
+EXTRA_FEATURES = ("other", "total", "errors")
+
+
+class StreamModel:
+    """One stream's feature map, training windows and fitted forest."""
+
+    def __init__(self, config: MultivariateConfig) -> None:
+        self.config = config
+        self.features: list[int] | None = None
+        """Template ids of the feature map, once chosen."""
+        self.warmup: list[tuple[dict[str, int], int, int]] = []
+        """Windows before the feature map exists: (counts by template id, total, errors)."""
+        self.train: list[list[float]] = []
+        """Rows the current forest was fitted on."""
+        self.pending: list[list[float]] = []
+        """Rows seen since, used at the next refit."""
+        self.forest: IsolationForest | None = None
+        self.threshold = 1.0
+        self.median = np.zeros(0)
+        self.spread = np.zeros(0)
+
+    def row(self, counts: dict[int, int], total: int, errors: int) -> list[float]:
+        assert self.features is not None
+        picked = [counts.get(t, 0) for t in self.features]
+        return np.log1p([*picked, max(0, total - sum(picked)), total, errors]).tolist()
+
+    def add(self, window: Window) -> None:
+        """Learn one (not anomalous) window; fit or refit when due."""
+        cfg = self.config
+        if self.features is None:
+            counts = {str(t): c for t, c in window.counts.items() if c > 0}
+            self.warmup.append((counts, window.total, window.errors))
+            if len(self.warmup) >= cfg.min_windows:
+                self._choose_features()
+                self.fit()
+            return
+        self.pending.append(self.row(window.counts, window.total, window.errors))
+        if len(self.pending) >= cfg.refit_every:
+            self.train = (self.train + self.pending)[-cfg.max_train :]
+            self.pending = []
+            self.fit()
+
+    def _choose_features(self) -> None:
+        totals: dict[int, int] = {}
+        for counts, _, _ in self.warmup:
+            for t, c in counts.items():
+                totals[int(t)] = totals.get(int(t), 0) + c
+        least = self.config.min_mean * len(self.warmup)
+        ranked = sorted((t for t in totals if totals[t] >= least), key=lambda t: (-totals[t], t))
+        self.features = ranked[: self.config.top_k]
+        self.train = [
+            self.row({int(t): c for t, c in counts.items()}, total, errors)
+            for counts, total, errors in self.warmup
+        ][-self.config.max_train :]
+        self.warmup = []
+
+    def fit(self) -> None:
+        """Fit the forest on ``train`` and set the threshold and feature medians from it."""
+        cfg = self.config
+        x = np.asarray(self.train)
+        self.forest = IsolationForest(
+            n_estimators=cfg.n_estimators, random_state=cfg.random_state
+        ).fit(x)
+        scores = -self.forest.score_samples(x)
+        self.threshold = float(np.quantile(scores, cfg.quantile)) + cfg.margin
+        self.median = np.median(x, axis=0)
+        mad = np.median(np.abs(x - self.median), axis=0)
+        self.spread = 1.4826 * mad + 0.1  # +0.1 (log1p units): constant features still rank
+
+    def score(self, row: list[float]) -> float:
+        """Isolation-forest anomaly score in 0..1 (about 0.5 is ordinary)."""
+        assert self.forest is not None
+        return float(-self.forest.score_samples(np.asarray([row]))[0])
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "features": self.features,
+            "warmup": [list(w) for w in self.warmup],
+            "train": self.train,
+            "pending": self.pending,
+        }
+
+    @classmethod
+    def from_state(cls, config: MultivariateConfig, state: dict[str, Any]) -> StreamModel:
+        m = cls(config)
+        m.features = state["features"]
+        m.warmup = [(c, total, errors) for c, total, errors in state["warmup"]]
+        m.train, m.pending = state["train"], state["pending"]
+        if m.features is not None:
+            m.fit()
+        return m
+
+
+class MultivariateDetector:
+    """Isolation forest over per-window template-count vectors, per stream; see module doc."""
+
+    name = "multivariate"
+
+    def __init__(self, config: MultivariateConfig | None = None) -> None:
+        self.config = config or MultivariateConfig()
+        self._streams: dict[str, StreamModel] = {}
+
+    def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
+        model = self._streams.get(window.stream)
+        if model is None:
+            model = self._streams[window.stream] = StreamModel(self.config)
+        out: list[Anomaly] = []
+        if model.forest is not None:
+            row = model.row(window.counts, window.total, window.errors)
+            score = model.score(row)
+            if score > model.threshold:
+                out.append(self._anomaly(window, ctx, model, row, score))
+        if not out:
+            model.add(window)
+        return out
+
+    def _anomaly(
+        self,
+        window: Window,
+        ctx: DetectContext,
+        model: StreamModel,
+        row: list[float],
+        score: float,
+    ) -> Anomaly:
+        assert model.features is not None
+        deviation = (np.asarray(row) - model.median) / model.spread
+        top = sorted(range(len(row)), key=lambda i: (-abs(deviation[i]), i))[:3]
+        names = [
+            f"'{ctx.template_text(model.features[i])}'"
+            if i < len(model.features)
+            else EXTRA_FEATURES[i - len(model.features)]
+            for i in top
+        ]
+        parts = [
+            f"{name} {np.expm1(row[i]):.0f} vs usual {np.expm1(model.median[i]):.3g}"
+            for name, i in zip(names, top, strict=True)
+        ]
+        tids = [model.features[i] for i in top if i < len(model.features)]
+        examples = [line for t in tids for line in window.examples.get(t, [])][:3]
+        severity = self.config.severity
+        return Anomaly(
+            detector=self.name,
+            kind="multivariate",
+            stream=window.stream,
+            start=window.start,
+            end=window.end,
+            score=min(1.0, max(0.0, score)),
+            severity=severity.lower() if window.learning else severity,
+            explanation=f"The mix of lines on stream {window.stream} is unusual (isolation "
+            f"score {score:.2f} > threshold {model.threshold:.2f}), most of all "
+            + ", ".join(parts)
+            + ".",
+            expected=model.threshold,
+            observed=score,
+            examples=examples,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"streams": {s: m.state() for s, m in self._streams.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._streams = {
+            s: StreamModel.from_state(self.config, m) for s, m in state["streams"].items()
+        }

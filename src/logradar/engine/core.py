@@ -1,0 +1,473 @@
+"""The detection core: a *map* step per line and a *reduce* step with small state.
+
+``map`` is stateless given a read-only snapshot of the parser: header split, event time,
+level, error flag, known template id (null when unknown) and session key, all vectorized over
+an Arrow batch. ``reduce`` learns templates for the unmatched lines, adds the batch to
+per-stream event-time windows and open sessions, closes what the clock has passed, runs the
+detectors on what closed and returns the anomalies. The local engine runs both steps in one
+process; the Spark engine runs ``map`` on executors and ``reduce`` on the driver.
+
+Time: windows are ``[k*W, (k+1)*W)`` in event time. The clock is the wall clock when running
+live (so a stream that stops still closes its windows: that is how silence is seen) and the
+largest event time seen when replaying files (``now_ns=None``), which makes a backtest
+deterministic. A window closes once the clock passes its end plus the allowed lateness;
+records older than a stream's oldest open window are counted in that window ("late").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logradar.config import DetectorsConfig, EngineConfig, ParserConfig
+from logradar.detect.base import DetectContext, Session, Window
+from logradar.detect.registry import build_window_detectors
+from logradar.detect.sessions import build_session_detectors
+from logradar.parse.formats import LogFormat, detect_level
+from logradar.parse.templates import TemplateMiner
+from logradar.schema import Anomaly
+
+ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg", "severe"])
+MAX_EXAMPLES = 3
+#: A stream silent this many windows stops producing empty windows until it sends again.
+DORMANT_AFTER_WINDOWS = 8640
+
+
+@dataclass(slots=True)
+class _WindowAcc:
+    counts: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    total: int = 0
+    examples: dict[int, list[str]] = field(default_factory=dict)
+    error_examples: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    first_ts: int
+    next_window: int
+    open: dict[int, _WindowAcc] = field(default_factory=dict)
+    empty_windows: int = 0
+
+
+@dataclass(slots=True)
+class _OpenSession:
+    stream: str
+    start: int
+    last: int
+    events: list[int] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CoreOutput:
+    """What one reduce step produced."""
+
+    anomalies: list[Anomaly] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    sessions_closed: int = 0
+
+
+class DetectionCore:
+    """Deterministic for a given input order, configuration and clock."""
+
+    def __init__(
+        self,
+        engine: EngineConfig,
+        parser: ParserConfig,
+        detectors: DetectorsConfig,
+        log_format: str | None = None,
+    ) -> None:
+        self.window_ns = int(engine.window_seconds * 1e9)
+        self.lateness_ns = int(engine.allowed_lateness_seconds * 1e9)
+        self.learning_ns = int(engine.learning_seconds * 1e9)
+        self.session_idle_ns = int(engine.session_idle_seconds * 1e9)
+        self.session_pattern = session_pattern(engine.session_key)
+        self.log_format = LogFormat.compile(log_format or parser.log_format)
+        self.miner = TemplateMiner(max_templates=parser.max_templates)
+        self.window_detectors = build_window_detectors(detectors)
+        self.session_detectors = build_session_detectors(detectors)
+        self.streams: dict[str, _StreamState] = {}
+        self.sessions: dict[str, _OpenSession] = {}
+        #: template id -> [lines, error lines, first ts, last ts]
+        self.template_stats: dict[int, list[int]] = {}
+        self.dirty_templates: set[int] = set()
+        self.clock_ns = 0
+        self.offset = -1
+        #: None: a stream learns for ``learning_seconds``; True/False: always/never (backtest)
+        self.learning_override: bool | None = None
+        #: Replays: a line without a parsable time takes the previous line's time.
+        self.fill_time_forward = False
+        self._last_ts: int | None = None
+        #: parser id -> root id (the id its cluster started with); see :meth:`root_id`
+        self._roots: dict[int, int] = {}
+        self.ctx = DetectContext(
+            template_text=self.template_text, is_error_template=self.is_error_template
+        )
+
+    # Template identity --------------------------------------------------------------------
+    def root_id(self, parser_id: int) -> int:
+        """The engine's id for a template: the id its cluster started with.
+
+        The parser gives a template a new id when it generalizes (a token becomes ``<*>``)
+        and records the old one as its parent. Counting by the root keeps baselines, stored
+        counts and anomalies continuous across such changes; the text shown is the current one.
+        """
+        root = self._roots.get(parser_id)
+        if root is None:
+            self._learn_roots([parser_id])
+            root = self._roots[parser_id]
+        return root
+
+    def _learn_roots(self, parser_ids: list[int]) -> None:
+        missing = [i for i in parser_ids if i not in self._roots]
+        if not missing:
+            return
+        parents = {t.id: t.parent_id for t in self.miner.templates()}
+        for parser_id in missing:
+            root, hops = parser_id, 0
+            while (parent := parents.get(root)) is not None and hops < len(parents):
+                root, hops = parent, hops + 1
+            self._roots[parser_id] = root
+
+    def template_text(self, template_id: int) -> str:
+        """Current text of the template whose engine id is ``template_id``."""
+        active = self.miner.resolve(template_id)
+        return self.miner.template(active if active is not None else template_id)
+
+    def with_current_text(self, anomaly: Anomaly) -> Anomaly:
+        """``anomaly`` with its template text (and explanation) updated to the current text.
+
+        How general a template is when its window closes depends on how much input the miner
+        has seen, so a replay finalizes texts at the end to be independent of batch sizes.
+        """
+        if anomaly.template_id is None or anomaly.template is None:
+            return anomaly
+        text = self.template_text(anomaly.template_id)
+        if text == anomaly.template:
+            return anomaly
+        explanation = anomaly.explanation.replace(anomaly.template, text)
+        return replace(anomaly, template=text, explanation=explanation)
+
+    # Facts for detectors ------------------------------------------------------------------
+    def is_error_template(self, template_id: int) -> bool:
+        stats = self.template_stats.get(template_id)
+        return bool(stats) and stats[1] * 2 >= stats[0]
+
+    # Map ----------------------------------------------------------------------------------
+    def map(self, batch: pa.Table) -> pa.Table:
+        """Per-line, read-only step: returns the batch enriched for :meth:`reduce`."""
+        raw = batch.column("message")
+        split = self.log_format.split(raw)
+        message = split.column("message")
+        ts = split.column("ts").cast(pa.int64())
+        if self.fill_time_forward:
+            ts = self._fill_forward(ts)
+        ts = pc.coalesce(ts, batch["ts"].cast(pa.int64()))
+        level = pc.coalesce(split.column("level").cast(pa.string()), detect_level(message))
+        is_error = pc.fill_null(pc.is_in(level, value_set=ERROR_LEVELS), False)
+        columns: dict[str, Any] = {
+            "offset": batch["offset"],
+            "stream": batch["stream"],
+            "ts": ts,
+            "raw": raw,
+            "message": message,
+            "is_error": is_error,
+            "template_id": self.miner.match(message),
+        }
+        if self.session_pattern is not None:
+            matches = pc.extract_regex(raw, self.session_pattern)
+            columns["session"] = pc.struct_field(matches, ["key"])
+        return pa.table(columns)
+
+    def _fill_forward(self, ts: pa.Array | pa.ChunkedArray) -> pa.Array:
+        flat = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+        carried = pa.concat_arrays([pa.array([self._last_ts], pa.int64()), flat])
+        filled = pc.fill_null_forward(carried).slice(1)
+        if len(filled) and filled[-1].is_valid:
+            self._last_ts = filled[-1].as_py()
+        return filled
+
+    # Reduce -------------------------------------------------------------------------------
+    def reduce(self, mapped: pa.Table, now_ns: int | None = None) -> CoreOutput:
+        """Learn, accumulate and close; ``now_ns=None`` means event-time clock (replay)."""
+        if mapped.num_rows == 0:
+            return self.tick(now_ns)
+        mapped = self._learn(mapped)
+        mapped = mapped.take(pc.sort_indices(mapped, [("ts", "ascending")]))  # stable
+        self._accumulate(mapped)
+        if "session" in mapped.column_names:
+            self._add_sessions(mapped)
+        self.offset = max(self.offset, mapped.column("offset")[-1].as_py())
+        batch_max = pc.max(mapped.column("ts")).as_py()
+        self.clock_ns = max(self.clock_ns, batch_max if now_ns is None else now_ns)
+        return self._close(final=False)
+
+    def process(self, batch: pa.Table, now_ns: int | None = None) -> CoreOutput:
+        """``map`` then ``reduce``: the local engine's whole step for one micro-batch."""
+        return self.reduce(self.map(batch), now_ns)
+
+    def tick(self, now_ns: int | None) -> CoreOutput:
+        """Advance the clock without new records (closes windows of quiet streams)."""
+        if now_ns is not None:
+            self.clock_ns = max(self.clock_ns, now_ns)
+        return self._close(final=False)
+
+    def finish(self) -> CoreOutput:
+        """Close every open window and session (end of a replay)."""
+        return self._close(final=True)
+
+    def _learn(self, mapped: pa.Table) -> pa.Table:
+        ids = mapped.column("template_id")
+        unknown = pc.is_null(ids)
+        if pc.any(unknown).as_py():
+            learned = self.miner.parse(mapped.column("message").filter(unknown))
+            filled = pc.replace_with_mask(ids.combine_chunks(), unknown.combine_chunks(), learned)
+            mapped = mapped.set_column(
+                mapped.schema.get_field_index("template_id"), "template_id", filled
+            )
+        return mapped
+
+    def _accumulate(self, mapped: pa.Table) -> None:
+        w = self.window_ns
+        ts = mapped.column("ts")
+        window = pc.multiply(pc.divide(ts, w), w)  # integer division: floor for ts >= 0
+        keyed = pa.table(
+            {
+                "stream": mapped.column("stream"),
+                "window": window,
+                "template_id": mapped.column("template_id"),
+                "is_error": mapped.column("is_error").cast(pa.int64()),
+                "ts": ts,
+                "row": pa.array(range(mapped.num_rows), pa.int64()),
+            }
+        )
+        groups = keyed.group_by(["stream", "window", "template_id"], use_threads=False).aggregate(
+            [
+                ("row", "count"),
+                ("is_error", "sum"),
+                ("row", "min"),
+                ("row", "max"),
+                ("ts", "min"),
+                ("ts", "max"),
+            ]
+        )
+        raw = mapped.column("raw")
+        self._learn_roots(pc.unique(groups.column("template_id")).to_pylist())
+        for stream, win, parser_id, n, errs, first, last, tmin, tmax in zip(
+            *(groups.column(c).to_pylist() for c in groups.column_names), strict=True
+        ):
+            tid = self.root_id(parser_id)
+            state = self.streams.get(stream)
+            if state is None:
+                state = self.streams[stream] = _StreamState(first_ts=tmin, next_window=win)
+            elif state.empty_windows >= DORMANT_AFTER_WINDOWS and win > state.next_window:
+                state.next_window = win  # back from dormancy: skip the silent gap
+            state.empty_windows = 0
+            acc = state.open.setdefault(max(win, state.next_window), _WindowAcc())
+            acc.counts[tid] = acc.counts.get(tid, 0) + n
+            acc.total += n
+            acc.errors += errs
+            examples = acc.examples.setdefault(tid, [])
+            for row in (first, last) if first != last else (first,):
+                if len(examples) < MAX_EXAMPLES:
+                    examples.append(raw[row].as_py())
+            if errs and len(acc.error_examples) < MAX_EXAMPLES:
+                acc.error_examples.append(raw[first].as_py())
+            stats = self.template_stats.setdefault(tid, [0, 0, tmin, tmax])
+            stats[0] += n
+            stats[1] += errs
+            stats[2] = min(stats[2], tmin)
+            stats[3] = max(stats[3], tmax)
+            self.dirty_templates.add(tid)
+
+    def _add_sessions(self, mapped: pa.Table) -> None:
+        with_key = mapped.filter(pc.is_valid(mapped.column("session")))
+        if with_key.num_rows == 0:
+            return
+        grouped = with_key.group_by(["session"], use_threads=False).aggregate(
+            [
+                ("template_id", "list"),
+                ("ts", "min"),
+                ("ts", "max"),
+                ("stream", "first"),
+                ("raw", "first"),
+            ]
+        )
+        for key, events, tmin, tmax, stream, example in zip(
+            *(grouped.column(c).to_pylist() for c in grouped.column_names), strict=True
+        ):
+            s = self.sessions.get(key)
+            if s is None:
+                s = self.sessions[key] = _OpenSession(stream=stream, start=tmin, last=tmax)
+            s.events.extend(self.root_id(e) for e in events)
+            s.last = max(s.last, tmax)
+            if len(s.examples) < MAX_EXAMPLES:
+                s.examples.append(example)
+
+    # Closing ------------------------------------------------------------------------------
+    def _close(self, final: bool) -> CoreOutput:
+        out = CoreOutput()
+        horizon = self.clock_ns - self.lateness_ns
+        for stream in sorted(self.streams):
+            state = self.streams[stream]
+            while state.open or state.empty_windows < DORMANT_AFTER_WINDOWS:
+                start = state.next_window
+                end = start + self.window_ns
+                if not final and end > horizon:
+                    break
+                if final and not state.open:
+                    break
+                acc = state.open.pop(start, None)
+                state.empty_windows = 0 if acc else state.empty_windows + 1
+                state.next_window = end
+                window = self._window(stream, state, start, end, acc)
+                out.windows.append(window)
+                for detector in self.window_detectors:
+                    out.anomalies.extend(detector.observe(window, self.ctx))
+        idle_before = self.clock_ns - self.session_idle_ns
+        for key in sorted(self.sessions):
+            s = self.sessions[key]
+            if final or s.last < idle_before:
+                del self.sessions[key]
+                out.sessions_closed += 1
+                session = Session(
+                    stream=s.stream,
+                    key=key,
+                    start=s.start,
+                    end=s.last,
+                    events=s.events,
+                    examples=s.examples,
+                    learning=self._learning(self.streams.get(s.stream), s.start),
+                )
+                for detector in self.session_detectors:
+                    out.anomalies.extend(detector.observe_session(session, self.ctx))
+        return out
+
+    def _learning(self, state: _StreamState | None, at: int) -> bool:
+        if self.learning_override is not None:
+            return self.learning_override
+        return state is None or at < state.first_ts + self.learning_ns
+
+    def reset_time(self) -> None:
+        """Forget clocks and windows, keep what was learned (between a train and a test file).
+
+        Call after :meth:`finish`; the next input may then start at any event time.
+        """
+        self.streams = {}
+        self.sessions = {}
+        self.clock_ns = 0
+        self._last_ts = None
+
+    def _window(
+        self, stream: str, state: _StreamState, start: int, end: int, acc: _WindowAcc | None
+    ) -> Window:
+        acc = acc or _WindowAcc()
+        return Window(
+            stream=stream,
+            start=start,
+            end=end,
+            counts=acc.counts,
+            errors=acc.errors,
+            total=acc.total,
+            examples=acc.examples,
+            error_examples=acc.error_examples,
+            learning=self._learning(state, start),
+        )
+
+    # State --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "offset": self.offset,
+            "clock_ns": self.clock_ns,
+            "miner": self.miner.state_dict(),
+            "template_stats": {str(k): v for k, v in self.template_stats.items()},
+            "streams": {
+                name: {
+                    "first_ts": s.first_ts,
+                    "next_window": s.next_window,
+                    "empty_windows": s.empty_windows,
+                    "open": {str(k): _acc_state(a) for k, a in s.open.items()},
+                }
+                for name, s in self.streams.items()
+            },
+            "sessions": {
+                k: [s.stream, s.start, s.last, s.events, s.examples]
+                for k, s in self.sessions.items()
+            },
+            "window_detectors": {d.name: d.state_dict() for d in self.window_detectors},
+            "session_detectors": {d.name: d.state_dict() for d in self.session_detectors},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.offset = state["offset"]
+        self.clock_ns = state["clock_ns"]
+        self.miner = TemplateMiner.from_state_dict(state["miner"])
+        self._roots = {}
+        self.template_stats = {int(k): v for k, v in state["template_stats"].items()}
+        self.streams = {
+            name: _StreamState(
+                first_ts=s["first_ts"],
+                next_window=s["next_window"],
+                empty_windows=s["empty_windows"],
+                open={int(k): _acc_from_state(a) for k, a in s["open"].items()},
+            )
+            for name, s in state["streams"].items()
+        }
+        self.sessions = {
+            k: _OpenSession(stream=v[0], start=v[1], last=v[2], events=v[3], examples=v[4])
+            for k, v in state["sessions"].items()
+        }
+        for group, detectors in (
+            ("window_detectors", self.window_detectors),
+            ("session_detectors", self.session_detectors),
+        ):
+            for d in detectors:
+                if d.name in state[group]:
+                    d.load_state_dict(state[group][d.name])
+
+
+def session_pattern(regex: str | None) -> str | None:
+    """The RE2 pattern whose group ``key`` is a line's session id (None: no sessions).
+
+    A regex without groups uses its whole match; one with groups must name the part to use
+    ``(?P<key>...)``.
+    """
+    if not regex:
+        return None
+    try:
+        compiled = re.compile(regex)
+    except re.error as e:
+        raise ValueError(f"invalid session key regex {regex!r}: {e}") from None
+    if compiled.groups == 0:
+        return f"(?P<key>{regex})"
+    if "key" not in compiled.groupindex:
+        raise ValueError(
+            f"session key regex {regex!r} has groups: name the session id part (?P<key>...)"
+        )
+    return regex
+
+
+def _acc_state(a: _WindowAcc) -> dict[str, Any]:
+    return {
+        "counts": {str(k): v for k, v in a.counts.items()},
+        "errors": a.errors,
+        "total": a.total,
+        "examples": {str(k): v for k, v in a.examples.items()},
+        "error_examples": a.error_examples,
+    }
+
+
+def _acc_from_state(d: dict[str, Any]) -> _WindowAcc:
+    return _WindowAcc(
+        counts={int(k): v for k, v in d["counts"].items()},
+        errors=d["errors"],
+        total=d["total"],
+        examples={int(k): v for k, v in d["examples"].items()},
+        error_examples=d["error_examples"],
+    )

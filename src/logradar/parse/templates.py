@@ -1,0 +1,400 @@
+"""Streaming template mining: group lines of the same logging statement, vectorized.
+
+How a batch is parsed:
+
+1. :func:`~logradar.parse.masking.mask` replaces variables by ``<*>`` (one RE2 pass).
+2. The masked forms are dictionary-encoded (Arrow); each *unique* masked form is looked up in
+   a dict of known forms. The common path is therefore per unique form, never per line.
+3. Unknown forms, in order of first appearance, go to the mining step: tokens are compared
+   with the clusters of the same token count; the most similar cluster above the similarity
+   threshold absorbs the form (differing tokens become ``<*>``), else a new cluster starts.
+4. Line ids are taken from the final state of the batch, so one batch is always consistent.
+
+Ids are stable: every template id is assigned once, from a counter that is part of the state,
+and never reused. When a cluster's template *generalizes* (a token becomes ``<*>``), the
+cluster gets a new id; the new :class:`Template` has ``parent_id`` = the old id and the old one
+``replaced_by`` = the new id, so stored counts can be followed across the change. A template's
+``count`` includes the lines of the templates it generalized.
+
+Memory is bounded:
+
+- at most ``max_templates`` active clusters; above it the least recently used 10 % are
+  evicted (their lines start new clusters if they come back); superseded history records are
+  capped at ``max_templates`` as well (oldest dropped first);
+- at most ``max_cache`` known masked forms; above it the oldest inserted 10 % are dropped
+  (a dropped form is simply mined again, which maps it back to its cluster).
+
+Results are deterministic for a given input order and, since forms are mined in order of
+first appearance, independent of how the input is cut into batches (barring evictions).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logradar.parse.masking import WILDCARD, mask
+
+STATE_VERSION = 1
+
+#: Share of equal tokens needed to join a cluster (Drain's ``sim_th``).
+SIMILARITY = 0.5
+#: A position where plain words differ becomes a variable only after this many distinct words.
+DISTINCT_WORDS = 3
+#: More differing plain words than this means another statement.
+MAX_WORD_DIFFS = 2
+
+
+@dataclass(slots=True)
+class Template:
+    """One template: ``text`` uses ``<*>`` for variables."""
+
+    id: int
+    text: str
+    count: int
+    parent_id: int | None
+    """The id this template generalized from (None for a template that started a cluster)."""
+    first_seen_order: int
+    """0-based ordinal of the line (over everything parsed) that created this template."""
+    replaced_by: int | None = None
+    """The id that replaced this one when it generalized (None while it is active)."""
+
+
+class _Cluster:
+    __slots__ = ("evidence", "forward", "last_used", "template_id", "tokens")
+
+    def __init__(self, tokens: list[str], template_id: int, last_used: int) -> None:
+        self.tokens = tokens
+        self.template_id = template_id
+        self.last_used = last_used
+        self.forward: int | None = None
+        """Index of the cluster this one was merged into."""
+        self.evidence: dict[int, dict[str, None]] = {}
+        """Per constant word position, the distinct words seen there (insertion ordered)."""
+
+
+def _as_array(messages: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(messages, pa.ChunkedArray):
+        messages = messages.combine_chunks() if messages.num_chunks else pa.array([], pa.string())
+    if not pa.types.is_string(messages.type):
+        messages = messages.cast(pa.string())
+    return messages
+
+
+class TemplateMiner:
+    """Streaming, vectorized template miner with stable ids; see the module docstring."""
+
+    def __init__(self, max_templates: int = 50_000, max_cache: int = 200_000) -> None:
+        if max_templates < 1 or max_cache < 1:
+            raise ValueError("max_templates and max_cache must be >= 1")
+        self.max_templates = max_templates
+        self.max_cache = max_cache
+        self._clusters: list[_Cluster | None] = []
+        self._buckets: dict[int, list[int]] = {}
+        self._cache: dict[str, int] = {}
+        self._templates: dict[int, Template] = {}
+        self._history: dict[int, Template] = {}
+        self._next_id = 1
+        self._lines = 0
+        self._batches = 0
+        self._active = 0
+
+    # Public API ---------------------------------------------------------------------------
+    def parse(self, messages: pa.Array | pa.ChunkedArray) -> pa.Int64Array:
+        """Template id per line (never null); learns new templates."""
+        forms, indices, firsts = self._encode(messages)
+        self._batches += 1
+        clusters = np.empty(len(forms), dtype=np.int64)
+        cache, known = self._cache, self._clusters
+        for j, form in enumerate(forms):
+            ci = cache.get(form)
+            if ci is None or known[ci] is None:
+                ci = self._learn(form, self._lines + int(firsts[j]))
+                cache[form] = ci
+            clusters[j] = ci
+        counts = np.bincount(indices, minlength=len(forms)) if len(forms) else np.zeros(0, int)
+        ids = np.empty(len(forms), dtype=np.int64)
+        templates, batch = self._templates, self._batches
+        for j, ci in enumerate(clusters):
+            cluster = known[ci]
+            cluster.last_used = batch
+            ids[j] = cluster.template_id
+            templates[cluster.template_id].count += int(counts[j])
+        self._lines += len(indices)
+        self._bound()
+        return pa.array(ids, pa.int64()).take(pa.array(indices))
+
+    def match(self, messages: pa.Array | pa.ChunkedArray) -> pa.Int64Array:
+        """Template id per line, null where the masked form is unknown; changes nothing."""
+        forms, indices, _ = self._encode(messages)
+        ids: list[int | None] = []
+        for form in forms:
+            ci = self._cache.get(form)
+            cluster = None if ci is None else self._clusters[ci]
+            ids.append(None if cluster is None else cluster.template_id)
+        return pa.array(ids, pa.int64()).take(pa.array(indices))
+
+    def template(self, template_id: int) -> str:
+        """Template text (``<*>`` for variables) of a current or superseded id."""
+        t = self._templates.get(template_id) or self._history.get(template_id)
+        if t is None:
+            raise KeyError(f"unknown template id {template_id}")
+        return t.text
+
+    def templates(self) -> list[Template]:
+        """Active templates and the kept history of superseded ones, by id."""
+        every = {**self._history, **self._templates}
+        return [every[k] for k in sorted(every)]
+
+    def resolve(self, template_id: int) -> int | None:
+        """The active id that a (possibly superseded) id has become, None if it was evicted."""
+        seen = 0
+        while template_id not in self._templates:
+            t = self._history.get(template_id)
+            if t is None or t.replaced_by is None or seen > len(self._history):
+                return None
+            template_id, seen = t.replaced_by, seen + 1
+        return template_id
+
+    def params(
+        self, messages: pa.Array | pa.ChunkedArray, template_ids: pa.Array | pa.ChunkedArray
+    ) -> pa.ListArray:
+        """The variable values of each line under its template (slow path: per line)."""
+        texts = _as_array(messages).to_pylist()
+        tids = _as_array_int(template_ids).to_pylist()
+        regexes: dict[int, re.Pattern[str] | None] = {}
+        out: list[list[str]] = []
+        for text, tid in zip(texts, tids, strict=True):
+            if tid is None or text is None:
+                out.append([])
+                continue
+            if tid not in regexes:
+                try:
+                    regexes[tid] = _param_regex(self.template(tid))
+                except KeyError:
+                    regexes[tid] = None
+            rx = regexes[tid]
+            m = rx.fullmatch(text.strip()) if rx is not None else None
+            out.append(list(m.groups()) if m else [])
+        return pa.array(out, pa.list_(pa.string()))
+
+    # Persistence --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready snapshot of the whole state."""
+        clusters = [c.template_id for c in self._clusters if c is not None]
+        return {
+            "version": STATE_VERSION,
+            "max_templates": self.max_templates,
+            "max_cache": self.max_cache,
+            "next_id": self._next_id,
+            "lines": self._lines,
+            "batches": self._batches,
+            "templates": [asdict(t) for t in self.templates()],
+            "clusters": clusters,
+            "cache": {
+                form: c.template_id
+                for form, ci in self._cache.items()
+                if (c := self._clusters[ci]) is not None
+            },
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> TemplateMiner:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported template state version {state.get('version')!r}")
+        miner = cls(state["max_templates"], state["max_cache"])
+        miner._next_id = state["next_id"]
+        miner._lines = state["lines"]
+        miner._batches = state["batches"]
+        every = {t["id"]: Template(**t) for t in state["templates"]}
+        by_id: dict[int, int] = {}
+        for tid in state["clusters"]:
+            t = every.pop(tid)
+            by_id[tid] = miner._add_cluster(t.text.split(" ") if t.text else [], t)
+        miner._history = every
+        for form, tid in state["cache"].items():
+            if tid in by_id:
+                miner._cache[form] = by_id[tid]
+        return miner
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state as JSON atomically (temporary file, fsync, rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.state_dict(), f, ensure_ascii=False, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TemplateMiner:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_state_dict(json.load(f))
+
+    # Internals ----------------------------------------------------------------------------
+    def _encode(self, messages: pa.Array | pa.ChunkedArray) -> tuple[list[str], Any, Any]:
+        """Unique masked forms (first-appearance order), per-line indices, first positions."""
+        masked = pc.fill_null(mask(_as_array(messages)), "")
+        enc = pc.dictionary_encode(masked)
+        indices = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if len(indices):
+            top = np.maximum.accumulate(indices)
+            firsts = np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1])))
+        else:
+            firsts = indices
+        return enc.dictionary.to_pylist(), indices, firsts
+
+    def _learn(self, form: str, order: int) -> int:
+        tokens = form.split()
+        exact: tuple[int, int] | None = None  # (equal tokens, cluster)
+        near: tuple[int, int, list[int]] | None = None
+        need = SIMILARITY * len(tokens)
+        for ci in self._buckets.get(len(tokens), ()):
+            equal, words = _compare(self._clusters[ci].tokens, tokens)
+            if equal < need or words is None:
+                continue
+            if not words:
+                if exact is None or equal > exact[0]:
+                    exact = (equal, ci)
+            elif near is None or equal > near[0]:
+                near = (equal, ci, words)
+        if exact is not None:
+            return self._absorb(exact[1], tokens, order)
+        if near is not None and self._enough_evidence(near[1], tokens, near[2]):
+            return self._absorb(near[1], tokens, order)
+        t = Template(self._take_id(), " ".join(tokens), 0, None, order)
+        return self._add_cluster(tokens, t)
+
+    def _enough_evidence(self, ci: int, tokens: list[str], words: list[int]) -> bool:
+        """Record the differing words; True once every such position shows enough values."""
+        cluster = self._clusters[ci]
+        enough = True
+        for p in words:
+            seen = cluster.evidence.setdefault(p, {cluster.tokens[p]: None})
+            if len(seen) < DISTINCT_WORDS:
+                seen[tokens[p]] = None
+            enough = enough and len(seen) >= DISTINCT_WORDS
+        return enough
+
+    def _add_cluster(self, tokens: list[str], t: Template) -> int:
+        ci = len(self._clusters)
+        self._clusters.append(_Cluster(tokens, t.id, self._batches))
+        self._buckets.setdefault(len(tokens), []).append(ci)
+        self._templates[t.id] = t
+        self._active += 1
+        return ci
+
+    def _absorb(self, ci: int, tokens: list[str], order: int) -> int:
+        """Add a form to cluster ``ci``; generalize it (new id) if the form differs."""
+        cluster = self._clusters[ci]
+        merged = [a if a == b else WILDCARD for a, b in zip(cluster.tokens, tokens, strict=True)]
+        if merged == cluster.tokens:
+            return ci
+        old = self._templates.pop(cluster.template_id)
+        new = Template(self._take_id(), " ".join(merged), old.count, old.id, order)
+        old.replaced_by = new.id
+        self._history[old.id] = old
+        self._templates[new.id] = new
+        cluster.tokens, cluster.template_id = merged, new.id
+        for p in [p for p, a in enumerate(merged) if a == WILDCARD]:
+            cluster.evidence.pop(p, None)
+        # Clusters the generalized template now covers are merged into it.
+        bucket = self._buckets[len(merged)]
+        for cj in list(bucket):
+            other = self._clusters[cj]
+            if cj == ci or not _covers(merged, other.tokens):
+                continue
+            gone = self._templates.pop(other.template_id)
+            gone.replaced_by = new.id
+            new.count += gone.count
+            self._history[gone.id] = gone
+            other.forward, other.tokens, other.evidence = ci, [], {}
+            bucket.remove(cj)
+            self._active -= 1
+        return ci
+
+    def _live(self, ci: int | None) -> int | None:
+        """Follow merges from cluster index ``ci``; None if unknown or evicted."""
+        while ci is not None:
+            cluster = self._clusters[ci]
+            if cluster is None:
+                return None
+            if cluster.forward is None:
+                return ci
+            ci = cluster.forward
+        return None
+
+    def _take_id(self) -> int:
+        tid = self._next_id
+        self._next_id += 1
+        return tid
+
+    def _bound(self) -> None:
+        if self._active > self.max_templates:
+            live = [(c.last_used, ci) for ci, c in enumerate(self._clusters) if c is not None]
+            live.sort()
+            for _, ci in live[
+                : max(1, self._active - self.max_templates + self.max_templates // 10)
+            ]:
+                cluster = self._clusters[ci]
+                self._clusters[ci] = None
+                self._buckets[len(cluster.tokens)].remove(ci)
+                self._templates.pop(cluster.template_id)
+                self._active -= 1
+        if len(self._history) > self.max_templates:
+            for tid in sorted(self._history)[: len(self._history) - self.max_templates]:
+                del self._history[tid]
+        if len(self._cache) > self.max_cache:
+            drop = len(self._cache) - self.max_cache + self.max_cache // 10
+            for form in list(itertools.islice(self._cache, drop)):
+                del self._cache[form]
+
+
+def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | None]:
+    """(equal positions, positions where two different plain words meet).
+
+    Where a wildcard or a masked token is involved the difference is free (it is a
+    variable); the word list is None when more than :data:`MAX_WORD_DIFFS` words differ.
+    """
+    equal = 0
+    words: list[int] = []
+    for p, (a, b) in enumerate(zip(template, tokens, strict=True)):
+        if a == b:
+            equal += 1
+        elif a != WILDCARD and WILDCARD not in a and WILDCARD not in b:
+            words.append(p)
+            if len(words) > MAX_WORD_DIFFS:
+                return equal, None
+    return equal, words
+
+
+def _covers(template: list[str], tokens: list[str]) -> bool:
+    return all(a == b or a == WILDCARD for a, b in zip(template, tokens, strict=True))
+
+
+def _param_regex(template: str) -> re.Pattern[str]:
+    parts = [re.escape(p) for p in template.split(WILDCARD)]
+    body = "(.*?)".join(parts)
+    return re.compile(re.sub(r"(\\ )+", r"\\s+", body), re.DOTALL)
+
+
+def _as_array_int(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(ids, pa.ChunkedArray):
+        return ids.combine_chunks() if ids.num_chunks else pa.array([], pa.int64())
+    return ids

@@ -1,0 +1,154 @@
+"""One logradar process: tank, archive, engine, store, alerts and web, wired together.
+
+``Pipeline`` owns the components and their background threads; :func:`serve` runs it behind
+uvicorn. Shutdown (SIGINT/SIGTERM, handled by uvicorn) stops accepting requests first, then
+lets the engine drain what was acknowledged, flushes the archive and snapshots state.
+Acknowledged lines are durable in the tank before the answer is sent, so even a crash loses
+none of them: the consumers replay from their committed offsets on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logradar.alerts import AlertRules, build_outbox
+from logradar.archive.parquet import ParquetArchiver
+from logradar.config import Settings
+from logradar.engine.local import LocalEngine
+from logradar.metrics import Metrics
+from logradar.schema import Anomaly
+from logradar.store import Store
+from logradar.tank import SqliteTank
+
+log = logging.getLogger("logradar")
+
+TRUNCATION_MARK = " …[truncated]"
+RETENTION_EVERY_SECONDS = 60.0
+
+
+def truncate_messages(table: pa.Table, max_bytes: int) -> tuple[pa.Table, int]:
+    """Cut messages longer than ``max_bytes`` (UTF-8) and mark them; return table and count."""
+    messages = table.column("message")
+    too_long = pc.greater(pc.binary_length(messages), max_bytes)
+    count = pc.sum(too_long).as_py() or 0
+    if not count:
+        return table, 0
+    values = messages.to_pylist()
+    for i in pc.indices_nonzero(too_long.combine_chunks()).to_pylist():
+        cut = values[i].encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+        values[i] = cut + TRUNCATION_MARK
+    index = table.schema.get_field_index("message")
+    return table.set_column(index, "message", pa.array(values, pa.string())), count
+
+
+class Pipeline:
+    """Builds every component from :class:`Settings`; ``start``/``stop`` its threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        alert_callback: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = Metrics()
+        self.tank = SqliteTank(settings.tank_path)
+        self.store = Store(settings.store_url)
+        self.archiver = (
+            ParquetArchiver(
+                self.tank,
+                settings.archive_url,
+                s3_endpoint=settings.archive.s3_endpoint,
+                max_rows_per_file=settings.archive.max_rows_per_file,
+            )
+            if settings.archive.enabled
+            else None
+        )
+        self.rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
+        self.outbox = build_outbox(self.store, settings.alerts, alert_callback)
+        self.engine = LocalEngine(
+            settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
+        )
+        self._stop = threading.Event()
+        self._threads: dict[str, threading.Thread] = {}
+
+    # Ingest -------------------------------------------------------------------------------
+    def ingest(self, table: pa.Table, source: str) -> int:
+        """Apply line limits and append durably; return the number of lines accepted."""
+        if table.num_rows == 0:
+            return 0
+        table, cut = truncate_messages(table, self.settings.server.max_line_bytes)
+        if cut:
+            self.metrics.lines_truncated.inc(cut)
+        self.tank.append(table)
+        self.metrics.lines_accepted.labels(source).inc(table.num_rows)
+        return table.num_rows
+
+    # Alerts -------------------------------------------------------------------------------
+    def _on_anomalies(self, new: list[tuple[int, Anomaly]]) -> None:
+        now = time.time_ns()
+        for anomaly_id, anomaly in new:
+            if self.rules.decide(anomaly, now):
+                self.outbox.enqueue(anomaly_id, anomaly)
+
+    # Lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the engine, archiver, alert dispatcher and retention threads."""
+        workers: dict[str, Callable[[], None]] = {
+            "engine": lambda: self.engine.run(self._stop),
+            "alerts": lambda: self.outbox.run(self._stop),
+            "retention": self._retention_loop,
+        }
+        if self.archiver is not None:
+            archiver = self.archiver
+            flush = self.settings.archive.flush_seconds
+            workers["archive"] = lambda: archiver.run(self._stop, flush)
+        for name, target in workers.items():
+            thread = threading.Thread(target=target, name=f"logradar-{name}", daemon=True)
+            thread.start()
+            self._threads[name] = thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the threads (engine and archive drain first), then close files."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for name, thread in self._threads.items():
+            thread.join(max(0.1, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s", name, timeout)
+        self.tank.close()
+        self.store.close()
+
+    def _retention_loop(self) -> None:
+        cfg = self.settings.tank
+        while not self._stop.wait(RETENTION_EVERY_SECONDS):
+            try:
+                self.tank.enforce_retention(cfg.retention_hours * 3600, cfg.retention_bytes)
+            except Exception:
+                log.exception("tank retention failed")
+
+    # Introspection ------------------------------------------------------------------------
+    def refresh_gauges(self) -> None:
+        """Lag per consumer; the engine's from its live offset (it commits at snapshots)."""
+        end = self.tank.end_offset()
+        committed = self.tank.consumers()
+        committed["engine"] = self.engine.core.offset
+        for consumer, offset in committed.items():
+            self.metrics.consumer_lag.labels(consumer).set(end - offset)
+
+    def health(self) -> dict[str, Any]:
+        components = {name: t.is_alive() for name, t in self._threads.items()}
+        ok = bool(components) and all(components.values())
+        return {
+            "status": "ok" if ok else "degraded",
+            "components": {k: "running" if v else "stopped" for k, v in components.items()},
+            "tank_end_offset": self.tank.end_offset(),
+        }

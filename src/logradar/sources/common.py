@@ -1,0 +1,98 @@
+"""What every HTTP receiver shares: bounded body reading, decoding, limits, durable ingest."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from logradar.pipeline import Pipeline
+
+
+class IngestError(Exception):
+    """A request that cannot be accepted; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def pipeline_of(request: Request) -> Pipeline:
+    return request.app.state.pipeline
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed if gzip/deflate; 413 beyond ``limit`` bytes either way."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise IngestError(413, f"body of {declared} bytes exceeds the limit of {limit}")
+        except ValueError:
+            raise IngestError(400, "invalid Content-Length header") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError(413, f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "deflate"):
+        return _inflate(body, encoding, limit)
+    raise IngestError(415, f"unsupported Content-Encoding {encoding!r}: use gzip or deflate")
+
+
+def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as e:
+        raise IngestError(400, f"body is not valid {encoding}: {e}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
+    if not inflater.eof:
+        raise IngestError(400, f"body is truncated {encoding} data")
+    return out
+
+
+def decode_text(body: bytes) -> str:
+    """UTF-8 text; invalid bytes become U+FFFD rather than being dropped."""
+    return body.decode("utf-8", errors="replace")
+
+
+def parse_ts(value: object, default_ns: int) -> int:
+    """Event time in ns from an int/float epoch (s, ms, us or ns by magnitude) or ISO-8601."""
+    if value is None:
+        return default_ns
+    if isinstance(value, bool):
+        raise ValueError("ts must be a number or an ISO-8601 string, not a boolean")
+    if isinstance(value, int | float):
+        v = abs(value)
+        scale = 1 if v >= 1e17 else 1_000 if v >= 1e14 else 1_000_000 if v >= 1e11 else 1e9
+        return int(value * scale)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"ts {value[:40]!r} is not ISO-8601") from None
+        if dt.tzinfo is None:
+            raise ValueError(f"ts {value[:40]!r} has no time zone")
+        return int(dt.timestamp() * 1e9)
+    raise ValueError("ts must be a number or an ISO-8601 string")
+
+
+async def ingest(request: Request, table: pa.Table, source: str) -> int:
+    """Append durably (the pipeline applies the line limits); return the lines accepted."""
+    pipeline = pipeline_of(request)
+    return await run_in_threadpool(pipeline.ingest, table, source)

@@ -1,0 +1,129 @@
+"""logradar's own ingest API: ``POST /api/v1/logs``.
+
+- ``Content-Type: application/x-ndjson`` (or ``application/json``): one JSON object per line
+  with at least ``message``; optional ``ts`` (epoch s/ms/us/ns or ISO-8601 with zone),
+  ``stream`` (else the ``stream`` query parameter), ``host``, ``labels`` (string map).
+- ``Content-Type: text/plain``: one log line per line; ``?stream=NAME`` (default ``default``)
+  and optional ``?host=``.
+
+The whole body is validated before anything is written: one bad line rejects the request
+with 400 and the line number, so nothing is half-accepted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from logradar.schema import (
+    INGEST_SCHEMA,
+    TIMESTAMP,
+    InvalidStreamName,
+    ingest_table,
+    now_ns,
+    validate_stream_name,
+)
+from logradar.sources.common import (
+    IngestError,
+    decode_text,
+    ingest,
+    parse_ts,
+    pipeline_of,
+    read_body,
+)
+
+DEFAULT_STREAM = "default"
+
+
+def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
+    streams: list[str] = []
+    ts: list[int] = []
+    hosts: list[str | None] = []
+    labels: list[str | None] = []
+    messages: list[str] = []
+    known_streams: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise IngestError(400, f"line {lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise IngestError(400, f"line {lineno}: expected a JSON object")
+        message = obj.get("message")
+        if not isinstance(message, str):
+            raise IngestError(400, f"line {lineno}: 'message' (a string) is required")
+        stream = obj.get("stream", default_stream)
+        if not isinstance(stream, str):
+            raise IngestError(400, f"line {lineno}: 'stream' must be a string")
+        if stream not in known_streams:
+            try:
+                validate_stream_name(stream)
+            except InvalidStreamName as e:
+                raise IngestError(400, f"line {lineno}: {e}") from None
+            known_streams.add(stream)
+        host = obj.get("host")
+        if host is not None and not isinstance(host, str):
+            raise IngestError(400, f"line {lineno}: 'host' must be a string")
+        line_labels = obj.get("labels")
+        if line_labels is not None and not (
+            isinstance(line_labels, dict) and all(isinstance(v, str) for v in line_labels.values())
+        ):
+            raise IngestError(400, f"line {lineno}: 'labels' must map strings to strings")
+        try:
+            ts.append(parse_ts(obj.get("ts"), received_ns))
+        except ValueError as e:
+            raise IngestError(400, f"line {lineno}: {e}") from None
+        streams.append(stream)
+        hosts.append(host)
+        labels.append(json.dumps(line_labels, sort_keys=True) if line_labels else None)
+        messages.append(message)
+    n = len(messages)
+    return pa.table(
+        [
+            pa.array(streams, pa.string()),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.array([received_ns] * n, pa.int64()).cast(TIMESTAMP),
+            pa.array(hosts, pa.string()),
+            pa.array(labels, pa.string()),
+            pa.array(messages, pa.string()),
+        ],
+        schema=INGEST_SCHEMA,
+    )
+
+
+async def post_logs(request: Request) -> JSONResponse:
+    try:
+        query_stream = request.query_params.get("stream", DEFAULT_STREAM)
+        validate_stream_name(query_stream)
+        limit = pipeline_of(request).settings.server.max_body_bytes
+        body = await read_body(request, limit)
+        text = decode_text(body)
+        content_type = request.headers.get("content-type", "text/plain").split(";")[0].strip()
+        received = now_ns()
+        if content_type in ("application/x-ndjson", "application/json", "application/jsonl"):
+            table = _ndjson_table(text, query_stream, received)
+        elif content_type == "text/plain":
+            lines = [line for line in text.splitlines() if line.strip()]
+            host = request.query_params.get("host")
+            table = ingest_table(query_stream, lines, received, host=host, ingest_ns=received)
+        else:
+            raise IngestError(
+                415,
+                f"unsupported Content-Type {content_type!r}: "
+                "use application/x-ndjson or text/plain",
+            )
+        accepted = await ingest(request, table, "api")
+    except InvalidStreamName as e:
+        return JSONResponse({"error": str(e)}, 400)
+    except IngestError as e:
+        return JSONResponse({"error": e.reason}, e.status)
+    return JSONResponse({"accepted": accepted})
+
+
+routes = [Route("/api/v1/logs", post_logs, methods=["POST"])]

@@ -1,0 +1,338 @@
+"""Read and write the results database: templates, window counts, anomalies and alerts.
+
+One :class:`Store` per process, shared by threads: the engine thread writes, web handlers
+read and the alert dispatcher updates the outbox. It holds one SQLAlchemy engine with a
+connection pool; every method is one short transaction. SQLite runs in WAL mode with a busy
+timeout so readers never block the writer; PostgreSQL is used through ``psycopg`` (3).
+
+Writes are idempotent on natural keys, so replaying input after a crash changes nothing:
+window counts upsert on ``(stream, window_start, template_id)``, anomalies are inserted once
+per fingerprint and alerts once per ``(anomaly_id, channel)``. Times are int nanoseconds at
+this API; the database keeps timezone-aware timestamps (see :mod:`logradar.store.schema`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from logradar.schema import Anomaly, Severity, now_ns
+from logradar.store.schema import (
+    ALL_TEMPLATES,
+    alerts,
+    anomalies,
+    metadata,
+    ns_to_datetime,
+    templates,
+    window_counts,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRow:
+    """One learned template as stored in ``templates``."""
+
+    id: int
+    template: str
+    parent_id: int | None
+    first_seen_ns: int
+    last_seen_ns: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """A pending alert due for delivery, with its anomaly rebuilt from the database."""
+
+    id: int
+    anomaly_id: int
+    channel: str
+    attempts: int
+    """Delivery attempts made so far."""
+    anomaly: Anomaly
+
+
+def _iso(ns: int | None) -> str | None:
+    return None if ns is None else ns_to_datetime(ns).isoformat().replace("+00:00", "Z")
+
+
+def _create_engine(url: str) -> sa.Engine:
+    u = sa.make_url(url)
+    backend = u.get_backend_name()
+    if backend == "postgresql":
+        if u.drivername == "postgresql":
+            u = u.set(drivername="postgresql+psycopg")
+        return sa.create_engine(u, pool_pre_ping=True)
+    if backend != "sqlite":
+        raise ValueError(
+            f"unsupported store URL {u.render_as_string(hide_password=True)!r}: "
+            "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+        )
+    if not u.database or u.database == ":memory:" or u.database.startswith("file:"):
+        raise ValueError(
+            f"store URL {url!r} must name a SQLite file (sqlite:///path/to/file.db): the "
+            "store is shared by threads, which an in-memory database cannot do"
+        )
+    Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(u)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def _anomaly_values(a: Anomaly, created_ns: int) -> dict[str, Any]:
+    return {
+        "fingerprint": a.fingerprint,
+        "detector": a.detector,
+        "kind": a.kind,
+        "stream": a.stream,
+        "window_start": a.start,
+        "window_end": a.end,
+        "template_id": a.template_id,
+        "template": a.template,
+        "session": a.session,
+        "expected": a.expected,
+        "observed": a.observed,
+        "score": a.score,
+        "severity": str(a.severity),
+        "severity_rank": int(a.severity),
+        "examples": list(a.examples),
+        "explanation": a.explanation,
+        "created_at": created_ns,
+    }
+
+
+def _row_anomaly(row: sa.Row[Any]) -> Anomaly:
+    return Anomaly(
+        detector=row.detector,
+        kind=row.kind,
+        stream=row.stream,
+        start=row.window_start,
+        end=row.window_end,
+        score=row.score,
+        severity=Severity(row.severity_rank),
+        explanation=row.explanation,
+        template_id=row.template_id,
+        template=row.template,
+        session=row.session,
+        expected=row.expected,
+        observed=row.observed,
+        examples=list(row.examples),
+    )
+
+
+class Store:
+    """The results database behind one SQLAlchemy URL; creates missing tables on open."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _create_engine(url)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert
+        metadata.create_all(self.engine)
+
+    # Templates and window counts ---------------------------------------------------------
+    def upsert_templates(self, rows: Iterable[TemplateRow]) -> None:
+        """Insert templates or update them by id (text, parent, ``last_seen`` and ``count``
+        are overwritten; ``first_seen`` is kept)."""
+        values = {
+            r.id: {
+                "id": r.id,
+                "template": r.template,
+                "parent_id": r.parent_id,
+                "first_seen": r.first_seen_ns,
+                "last_seen": r.last_seen_ns,
+                "count": r.count,
+            }
+            for r in rows
+        }
+        if not values:
+            return
+        stmt = self._insert(templates)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[templates.c.id],
+            set_={c: stmt.excluded[c] for c in ("template", "parent_id", "last_seen", "count")},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(values.values()))
+
+    def add_window_counts(self, rows: Iterable[tuple[str, int, int, int, int]]) -> None:
+        """Store ``(stream, start_ns, end_ns, template_id, count)`` rows; a row whose
+        ``(stream, start_ns, template_id)`` exists replaces it (replays never double count).
+        Use ``template_id`` :data:`~logradar.store.schema.ALL_TEMPLATES` for stream totals."""
+        values = {
+            (stream, start, tid): {
+                "stream": stream,
+                "window_start": start,
+                "window_end": end,
+                "template_id": tid,
+                "count": count,
+            }
+            for stream, start, end, tid, count in rows
+        }
+        if not values:
+            return
+        stmt = self._insert(window_counts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[
+                window_counts.c.stream,
+                window_counts.c.window_start,
+                window_counts.c.template_id,
+            ],
+            set_={c: stmt.excluded[c] for c in ("window_end", "count")},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(values.values()))
+
+    # Anomalies ---------------------------------------------------------------------------
+    def add_anomalies(self, items: Iterable[Anomaly]) -> list[tuple[int, Anomaly]]:
+        """Insert anomalies not stored yet (by fingerprint); return ``(id, anomaly)`` for the
+        newly inserted ones only, in input order."""
+        unique: dict[str, Anomaly] = {}
+        for a in items:
+            unique.setdefault(a.fingerprint, a)
+        if not unique:
+            return []
+        created = now_ns()
+        stmt = (
+            self._insert(anomalies)
+            .on_conflict_do_nothing(index_elements=[anomalies.c.fingerprint])
+            .returning(anomalies.c.id, anomalies.c.fingerprint)
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(stmt, [_anomaly_values(a, created) for a in unique.values()])
+            ids = {fp: id_ for id_, fp in result}
+        return [(ids[fp], a) for fp, a in unique.items() if fp in ids]
+
+    def list_anomalies(
+        self, *, stream: str | None = None, since_ns: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Newest anomalies first (by window end, then id), optionally of one stream and with
+        a window ending at or after ``since_ns``. Each is :meth:`Anomaly.to_dict` plus
+        ``id``, ``created_at`` (ISO-8601) and ``status``."""
+        q = sa.select(anomalies).order_by(anomalies.c.window_end.desc(), anomalies.c.id.desc())
+        if stream is not None:
+            q = q.where(anomalies.c.stream == stream)
+        if since_ns is not None:
+            q = q.where(anomalies.c.window_end >= since_ns)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.limit(limit)).all()
+        return [
+            {
+                **_row_anomaly(r).to_dict(),
+                "id": r.id,
+                "created_at": _iso(r.created_at),
+                "status": r.status,
+            }
+            for r in rows
+        ]
+
+    def volume(self, *, since_ns: int, stream: str | None = None) -> list[tuple[str, int, int]]:
+        """``(stream, window_start_ns, lines)`` per window starting at or after ``since_ns``,
+        ordered by stream then window start."""
+        c = window_counts.c
+        q = (
+            sa.select(c.stream, c.window_start, c.count)
+            .where(c.template_id == ALL_TEMPLATES, c.window_start >= since_ns)
+            .order_by(c.stream, c.window_start)
+        )
+        if stream is not None:
+            q = q.where(c.stream == stream)
+        with self.engine.connect() as conn:
+            return [(s, start, n) for s, start, n in conn.execute(q)]
+
+    def streams(self) -> list[str]:
+        """Every stream with window counts or anomalies, sorted."""
+        q = sa.union(sa.select(window_counts.c.stream), sa.select(anomalies.c.stream))
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(q).scalars())
+
+    # Alerts (the durable outbox) ---------------------------------------------------------
+    def add_alerts(self, anomaly_id: int, channels: Iterable[str], now_ns: int) -> list[int]:
+        """Queue one pending alert per channel, due at ``now_ns``; return the new ids (an
+        alert that already exists for this anomaly and channel is left as it is)."""
+        rows = [
+            {
+                "anomaly_id": anomaly_id,
+                "channel": ch,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now_ns,
+                "created_at": now_ns,
+            }
+            for ch in dict.fromkeys(channels)
+        ]
+        if not rows:
+            return []
+        stmt = (
+            self._insert(alerts)
+            .on_conflict_do_nothing(index_elements=[alerts.c.anomaly_id, alerts.c.channel])
+            .returning(alerts.c.id)
+        )
+        with self.engine.begin() as conn:
+            return sorted(conn.execute(stmt, rows).scalars())
+
+    def due_alerts(
+        self, now_ns: int, *, channels: Collection[str] | None = None, limit: int = 100
+    ) -> list[AlertRow]:
+        """Pending alerts with ``next_attempt_at <= now_ns`` (oldest due first), optionally
+        only for the named channels."""
+        q = (
+            sa.select(alerts.c.id.label("alert_id"), alerts.c.channel, alerts.c.attempts, anomalies)
+            .join(anomalies, anomalies.c.id == alerts.c.anomaly_id)
+            .where(alerts.c.status == "pending", alerts.c.next_attempt_at <= now_ns)
+            .order_by(alerts.c.next_attempt_at, alerts.c.id)
+            .limit(limit)
+        )
+        if channels is not None:
+            q = q.where(alerts.c.channel.in_(list(channels)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [AlertRow(r.alert_id, r.id, r.channel, r.attempts, _row_anomaly(r)) for r in rows]
+
+    def mark_delivered(self, alert_id: int, now_ns: int) -> None:
+        """Record a successful delivery."""
+        self._update_alert(alert_id, status="delivered", delivered_at=now_ns, last_error=None)
+
+    def mark_retry(self, alert_id: int, next_attempt_ns: int, error: str) -> None:
+        """Record a failed attempt; the alert stays pending until ``next_attempt_ns``."""
+        self._update_alert(alert_id, next_attempt_at=next_attempt_ns, last_error=error)
+
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        """Record a failed last attempt; the alert is given up."""
+        self._update_alert(alert_id, status="failed", last_error=error)
+
+    def _update_alert(self, alert_id: int, **values: Any) -> None:
+        stmt = (
+            sa.update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(attempts=alerts.c.attempts + 1, **values)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def list_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest alerts first, times as ISO-8601 strings."""
+        q = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        times = ("next_attempt_at", "created_at", "delivered_at")
+        return [{k: _iso(v) if k in times else v for k, v in r._mapping.items()} for r in rows]
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,230 @@
+"""The embedded tank: a durable, append-only record log in one SQLite file (WAL mode).
+
+Each append stores one *segment*: the batch serialized as compressed Arrow IPC in a single
+row, with the offset range it covers. Offsets are global, dense and increasing. An append
+returns only after SQLite has committed with ``synchronous=FULL``, i.e. the WAL is fsynced, so
+a 2xx answer to a sender means the lines survive a crash or power loss.
+
+Consumers (archive, engine) keep their own committed offset in the ``consumers`` table; a
+consumer reads the records after its committed offset, processes them, then commits. After a
+crash it replays what it had not committed. Retention deletes whole segments that every
+consumer has committed once they are older than the retention age, or when the tank is larger
+than its byte budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from logradar.schema import INGEST_SCHEMA, RECORD_SCHEMA
+
+_IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS segments (
+    first_offset INTEGER PRIMARY KEY,
+    last_offset  INTEGER NOT NULL,
+    rows         INTEGER NOT NULL,
+    appended_ns  INTEGER NOT NULL,
+    bytes        INTEGER NOT NULL,
+    data         BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consumers (
+    name      TEXT PRIMARY KEY,
+    committed INTEGER NOT NULL
+);
+"""
+
+
+class TankError(RuntimeError):
+    """The tank could not durably store or read records."""
+
+
+def _serialize(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _deserialize(blob: bytes) -> pa.Table:
+    return ipc.open_stream(pa.py_buffer(blob)).read_all()
+
+
+class SqliteTank:
+    """Durable local record log. Thread-safe; one writer process per file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._closed = False
+        conn = self._conn()
+        conn.executescript(_DDL)
+        row = conn.execute("SELECT MAX(last_offset) FROM segments").fetchone()
+        self._next_offset = (row[0] + 1) if row[0] is not None else 0
+        # Keep offsets increasing even after retention removed every segment.
+        row = conn.execute("SELECT MAX(committed) FROM consumers").fetchone()
+        if row[0] is not None:
+            self._next_offset = max(self._next_offset, row[0] + 1)
+
+    # Connections ------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise TankError("tank is closed")
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        self._closed = True
+        for conn in self._conns:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # its thread already ended
+                conn.close()
+        self._conns = []
+        self._local = threading.local()
+
+    # Writing ----------------------------------------------------------------------------
+    def append(self, batch: pa.Table) -> tuple[int, int]:
+        """Durably append an ingest batch; return its ``(first, last)`` offsets (inclusive).
+
+        An empty batch is a no-op and returns ``(-1, -1)``.
+        """
+        if batch.num_rows == 0:
+            return (-1, -1)
+        batch = batch.select(INGEST_SCHEMA.names).cast(INGEST_SCHEMA)
+        with self._write_lock:
+            first = self._next_offset
+            last = first + batch.num_rows - 1
+            offsets = pa.array(range(first, last + 1), pa.int64())
+            table = batch.add_column(0, RECORD_SCHEMA.field("offset"), offsets)
+            blob = _serialize(table.combine_chunks())
+            try:
+                self._conn().execute(
+                    "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                    (first, last, batch.num_rows, time.time_ns(), len(blob), blob),
+                )
+            except sqlite3.Error as e:
+                raise TankError(f"could not append to tank {self.path}: {e}") from e
+            self._next_offset = last + 1
+        return first, last
+
+    # Reading ----------------------------------------------------------------------------
+    def read(self, after: int, max_rows: int) -> pa.Table:
+        """Records with ``offset > after``, in offset order, about ``max_rows`` at most.
+
+        Whole segments are read; the first is sliced to start after ``after``. At least one
+        segment is returned when any is available, even if it exceeds ``max_rows``.
+        """
+        rows = self._conn().execute(
+            "SELECT first_offset, rows, data FROM segments WHERE last_offset > ? "
+            "ORDER BY first_offset",
+            (after,),
+        )
+        tables: list[pa.Table] = []
+        total = 0
+        for first, _n, blob in rows:
+            table = _deserialize(blob)
+            if first <= after:
+                table = table.slice(after - first + 1)
+            tables.append(table)
+            total += table.num_rows
+            if total >= max_rows:
+                break
+        rows.close()
+        if not tables:
+            return RECORD_SCHEMA.empty_table()
+        return pa.concat_tables(tables)
+
+    def end_offset(self) -> int:
+        """The last assigned offset, or -1 when nothing was ever appended."""
+        return self._next_offset - 1
+
+    # Consumers --------------------------------------------------------------------------
+    def committed(self, consumer: str) -> int:
+        """The consumer's committed offset (-1 when it has not committed yet)."""
+        row = (
+            self._conn()
+            .execute("SELECT committed FROM consumers WHERE name = ?", (consumer,))
+            .fetchone()
+        )
+        return row[0] if row else -1
+
+    def commit(self, consumer: str, offset: int) -> None:
+        """Record that ``consumer`` has durably processed every record up to ``offset``."""
+        self._conn().execute(
+            "INSERT INTO consumers (name, committed) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET committed = MAX(committed, excluded.committed)",
+            (consumer, offset),
+        )
+
+    def register(self, consumer: str) -> None:
+        """Make retention wait for ``consumer`` even before its first commit."""
+        self._conn().execute(
+            "INSERT OR IGNORE INTO consumers (name, committed) VALUES (?, -1)", (consumer,)
+        )
+
+    def lag(self, consumer: str) -> int:
+        """Records appended but not yet committed by ``consumer``."""
+        return self.end_offset() - self.committed(consumer)
+
+    def consumers(self) -> dict[str, int]:
+        return dict(self._conn().execute("SELECT name, committed FROM consumers"))
+
+    # Retention --------------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        row = self._conn().execute("SELECT COALESCE(SUM(bytes), 0) FROM segments").fetchone()
+        return int(row[0])
+
+    def enforce_retention(self, max_age_seconds: float, max_bytes: int) -> int:
+        """Delete consumed segments older than ``max_age_seconds`` or beyond ``max_bytes``.
+
+        Only segments that every registered consumer has committed are eligible. Returns
+        the number of segments deleted.
+        """
+        conn = self._conn()
+        row = conn.execute("SELECT MIN(committed) FROM consumers").fetchone()
+        if row[0] is None:
+            return 0
+        safe = row[0]
+        cutoff = time.time_ns() - int(max_age_seconds * 1e9)
+        deleted = 0
+        with self._write_lock:
+            cur = conn.execute(
+                "DELETE FROM segments WHERE last_offset <= ? AND appended_ns < ?",
+                (safe, cutoff),
+            )
+            deleted += cur.rowcount
+            over = self.size_bytes() - max_bytes
+            if over > 0:
+                victims = conn.execute(
+                    "SELECT first_offset, bytes FROM segments WHERE last_offset <= ? "
+                    "ORDER BY first_offset",
+                    (safe,),
+                ).fetchall()
+                drop: list[int] = []
+                for first, size in victims:
+                    if over <= 0:
+                        break
+                    drop.append(first)
+                    over -= size
+                conn.executemany(
+                    "DELETE FROM segments WHERE first_offset = ?", [(f,) for f in drop]
+                )
+                deleted += len(drop)
+        return deleted

@@ -1,0 +1,118 @@
+"""The HTML UI at ``GET /``: recent anomalies and a per-stream volume chart, one page.
+
+Rendered server-side with Jinja2 (autoescaping on: log lines are untrusted input); the chart
+is inline SVG and a few lines of inline JavaScript refresh the page content, so the page needs
+no network assets. A Content-Security-Policy with a per-response nonce allows only that script.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from logradar.sources.common import pipeline_of
+from logradar.web.chart import build_chart
+from logradar.web.params import PageQuery, QueryError, parse_query
+
+if TYPE_CHECKING:
+    from logradar.pipeline import Pipeline
+
+SINCE_CHOICES = ("15m", "1h", "6h", "24h", "7d")
+REFRESH_SECONDS = 5
+MAX_ANOMALIES = 100
+EXAMPLE_CHARS = 2000
+"""Longer example lines are cut for display (the API returns them whole)."""
+
+
+def _when(iso: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return "" if iso is None else datetime.fromisoformat(iso).astimezone(UTC).strftime(fmt)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _clip(text: str, limit: int = EXAMPLE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more chars)"
+
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("ui")),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(when=_when, num=_num, clip=_clip)
+_page = _env.get_template("index.html")
+
+
+def _iso_ns(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp()) * 10**9
+
+
+def _load(pipeline: Pipeline, q: PageQuery) -> dict[str, Any]:
+    """Everything the page shows, read in one go (blocking: run it in a thread)."""
+    store = pipeline.store
+    since = q.since_ns
+    anomalies = store.list_anomalies(stream=q.stream, since_ns=since, limit=MAX_ANOMALIES)
+    chart = build_chart(
+        store.volume(since_ns=since, stream=q.stream),
+        int(pipeline.settings.engine.window_seconds * 1e9),
+        anomalies=[
+            (_iso_ns(a["start"]), a["severity"], f"{a['severity']} {a['detector']}/{a['kind']}")
+            for a in anomalies
+        ],
+    )
+    streams = store.streams()
+    if q.stream and q.stream not in streams:
+        streams.append(q.stream)
+    return {
+        "health": pipeline.health(),
+        "streams": streams,
+        "anomalies": anomalies,
+        "chart": chart,
+    }
+
+
+def _render(status: int, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    html = _page.render(
+        nonce=nonce,
+        since_choices=SINCE_CHOICES,
+        refresh_seconds=REFRESH_SECONDS,
+        now=datetime.now(UTC).strftime("%H:%M:%S"),
+        **context,
+    )
+    csp = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+    headers = {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(html, status, headers=headers)
+
+
+async def index(request: Request) -> HTMLResponse:
+    """The page; ``?stream=`` filters by stream, ``?since=`` sets the time range."""
+    try:
+        q = parse_query(PageQuery, request.query_params)
+    except QueryError as e:
+        return _render(400, error=str(e), query=PageQuery(), data=None)
+    data = await run_in_threadpool(_load, pipeline_of(request), q)
+    return _render(200, error=None, query=q, data=data)
+
+
+routes = [Route("/", index)]

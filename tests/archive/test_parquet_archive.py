@@ -1,0 +1,69 @@
+"""The Parquet archive: layout, exactly-once, crash recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from logradar.archive.parquet import CONSUMER, ParquetArchiver
+from logradar.schema import ingest_table
+from logradar.tank import SqliteTank
+
+HOUR_NS = 3_600_000_000_000
+T0 = 1_764_075_600_000_000_000  # 2025-11-25T13:00:00Z
+
+
+def fill(tank: SqliteTank) -> None:
+    tank.append(ingest_table("web", [f"GET /a {i}" for i in range(50)], T0))
+    tank.append(ingest_table("db", [f"query {i}" for i in range(30)], T0 + HOUR_NS))
+    tank.append(ingest_table("web", [f"GET /b {i}" for i in range(20)], T0 + HOUR_NS))
+
+
+def read_archive(root: Path):
+    return ds.dataset(root, partitioning="hive").to_table()
+
+
+def test_layout_is_hive_partitioned_and_complete(tmp_path):
+    tank = SqliteTank(tmp_path / "t.db")
+    fill(tank)
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"))
+    assert archiver.flush() == 100
+    table = read_archive(tmp_path / "archive")
+    assert {"stream", "ts", "message", "offset", "date", "hour"} <= set(table.column_names)
+    assert sorted(table.column("offset").to_pylist()) == list(range(100))
+    dirs = sorted(p.relative_to(tmp_path / "archive").parent.as_posix()
+                  for p in (tmp_path / "archive").rglob("*.parquet"))
+    assert dirs == [
+        "stream=db/date=2025-11-25/hour=14",
+        "stream=web/date=2025-11-25/hour=13",
+        "stream=web/date=2025-11-25/hour=14",
+    ]
+    assert tank.committed(CONSUMER) == 99
+    assert archiver.flush() == 0  # nothing twice
+
+
+def test_crash_between_write_and_commit_writes_nothing_twice(tmp_path):
+    tank = SqliteTank(tmp_path / "t.db")
+    fill(tank)
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
+    batch = tank.read(-1, 60)
+    archiver._write(batch)  # files written, then the process "dies" before the commit
+    tank.append(ingest_table("web", ["late line"], T0))
+    # restart: a new archiver removes the orphans and archives everything once
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
+    archiver.flush()
+    offsets = read_archive(tmp_path / "archive").column("offset").to_pylist()
+    assert sorted(offsets) == list(range(101))
+
+
+def test_temporary_files_are_invisible_and_cleaned(tmp_path):
+    tank = SqliteTank(tmp_path / "t.db")
+    fill(tank)
+    folder = tmp_path / "archive" / "stream=web" / "date=2025-11-25" / "hour=13"
+    folder.mkdir(parents=True)
+    (folder / ".part-00000000000000000000-00000000000000000049.parquet.tmp").write_bytes(b"junk")
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"))
+    assert not list(folder.glob(".*"))
+    archiver.flush()
+    assert read_archive(tmp_path / "archive").num_rows == 100

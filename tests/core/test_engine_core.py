@@ -1,0 +1,154 @@
+"""The detection core: map is read-only, reduce is deterministic and restartable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from logradar.backtest import read_chunks
+from logradar.config import load_config
+from logradar.engine.core import DetectionCore, session_pattern
+from logradar.schema import RECORD_SCHEMA, TIMESTAMP
+
+HDFS = Path(__file__).parents[3] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
+HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
+SECOND = 1_000_000_000
+T0 = 1_764_075_600 * SECOND
+
+
+def make_core(**engine) -> DetectionCore:
+    s = load_config(engine={"session_key": r"blk_-?\d+", **engine})
+    core = DetectionCore(s.engine, s.parser, s.detectors, log_format=HDFS_FORMAT)
+    core.fill_time_forward = True
+    return core
+
+
+def records(messages: list[str], ts: list[int], stream: str = "s", first: int = 0) -> pa.Table:
+    n = len(messages)
+    return pa.table(
+        [
+            pa.array(range(first, first + n), pa.int64()),
+            pa.array([stream] * n),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.string()),
+            pa.array(messages),
+        ],
+        schema=RECORD_SCHEMA,
+    )
+
+
+def run(core: DetectionCore, chunks) -> list[dict]:
+    found = []
+    for batch in chunks:
+        found += core.process(batch, None).anomalies
+    found += core.finish().anomalies
+    return [core.with_current_text(a).to_dict() for a in found]
+
+
+def hdfs_batches(size: int):
+    table = pa.concat_tables(read_chunks(HDFS, "hdfs"))
+    return [table.slice(i, size) for i in range(0, table.num_rows, size)]
+
+
+def test_map_is_read_only():
+    core = make_core()
+    batch = hdfs_batches(500)[0]
+    first = core.map(batch)
+    assert first.column("template_id").null_count == batch.num_rows  # nothing known yet
+    assert core.map(batch).equals(first)
+    assert core.miner.templates() == []
+    core.reduce(first, None)
+    assert core.map(batch).column("template_id").null_count == 0
+
+
+def test_same_input_same_anomalies_whatever_the_batch_size():
+    a = run(make_core(), hdfs_batches(2000))
+    b = run(make_core(), hdfs_batches(137))
+    assert a, "the HDFS sample should produce some anomalies after the learning period"
+    assert a == b
+
+
+def test_snapshot_restore_mid_stream_equals_uninterrupted():
+    batches = hdfs_batches(250)
+    expected = run(make_core(), batches)
+    core = make_core()
+    early = []
+    for batch in batches[:4]:
+        early += core.process(batch, None).anomalies
+    state = json.loads(json.dumps(core.state_dict()))
+    restored = make_core()
+    restored.load_state_dict(state)
+    assert restored.offset == batches[3].column("offset")[-1].as_py()
+    later = run(restored, batches[4:])
+    assert [restored.with_current_text(a).to_dict() for a in early] + later == expected
+
+
+def test_quiet_stream_still_closes_windows_on_the_wall_clock():
+    core = make_core(window_seconds=10, allowed_lateness_seconds=0)
+    core.process(records(["hello 1", "hello 2"], [T0, T0 + SECOND]), now_ns=T0 + SECOND)
+    out = core.tick(T0 + 65 * SECOND)
+    assert [w.total for w in out.windows] == [2, 0, 0, 0, 0, 0]
+    assert all(w.stream == "s" for w in out.windows)
+
+
+def test_late_records_count_in_the_oldest_open_window():
+    core = make_core(window_seconds=10, allowed_lateness_seconds=0)
+    core.process(records(["a 1"], [T0]), now_ns=T0 + 15 * SECOND)  # closes [T0, T0+10)
+    out = core.process(records(["a 2"], [T0 + 2 * SECOND], first=1), now_ns=T0 + 25 * SECOND)
+    assert [(w.start - T0) // SECOND for w in out.windows] == [10]
+    assert out.windows[0].total == 1
+
+
+def test_engine_ids_stay_stable_when_a_template_generalizes():
+    core = make_core(window_seconds=10, allowed_lateness_seconds=0)
+    core.process(records(["user alice logged in from web"], [T0]), now_ns=T0)
+    first_id = next(iter(core.template_stats))
+    core.process(records(["user bob logged in from web"], [T0 + 1], first=1), now_ns=T0 + 1)
+    assert list(core.template_stats) == [first_id]
+    assert core.template_stats[first_id][0] == 2
+    assert "<*>" in core.template_text(first_id)
+
+
+def test_learning_lowers_severity_of_new_patterns():
+    core = make_core(window_seconds=10, learning_seconds=30, allowed_lateness_seconds=0)
+    lines = [f"job {i} done in {i} ms" for i in range(5)]
+    early = core.process(records(lines, [T0 + i for i in range(5)]), now_ns=T0 + 11 * SECOND)
+    late = core.process(
+        records(["ERROR disk /dev/sda1 failed"], [T0 + 60 * SECOND], first=5),
+        now_ns=T0 + 71 * SECOND,
+    )
+    early_new = [a for a in early.anomalies if a.kind == "new_pattern"]
+    late_new = [a for a in late.anomalies if a.kind == "new_pattern"]
+    assert early_new and late_new
+    assert max(a.severity for a in early_new) < max(a.severity for a in late_new)
+
+
+def test_sessions_close_at_the_end_with_their_events_in_time_order():
+    core = make_core()
+    batch = hdfs_batches(2000)[0]
+    mapped = core.map(batch)
+    core.reduce(mapped, None)
+    assert core.sessions
+    key, session = next(iter(sorted(core.sessions.items())))
+    assert key.startswith("blk_")
+    assert len(session.events) >= 1
+    out = core.finish()
+    assert out.sessions_closed > 0
+    assert not core.sessions
+
+
+@pytest.mark.parametrize(
+    ("regex", "ok"),
+    [(r"blk_-?\d+", True), (r"req=(?P<key>\w+)", True), (r"req=(\w+)", False), ("(", False)],
+)
+def test_session_key_regex_validation(regex, ok):
+    if ok:
+        assert "(?P<key>" in session_pattern(regex)
+    else:
+        with pytest.raises(ValueError):
+            session_pattern(regex)
