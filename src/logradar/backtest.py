@@ -56,8 +56,11 @@ def read_chunks(path: Path, stream: str, first_offset: int = 0) -> Iterator[pa.T
                     pa.array(range(offset, offset + n), pa.int64()),
                     pa.array([stream] * n, pa.string()),
                     pa.array(
-                        range(offset * FILE_ORDER_STEP_NS, (offset + n) * FILE_ORDER_STEP_NS,
-                              FILE_ORDER_STEP_NS),
+                        range(
+                            offset * FILE_ORDER_STEP_NS,
+                            (offset + n) * FILE_ORDER_STEP_NS,
+                            FILE_ORDER_STEP_NS,
+                        ),
                         pa.int64(),
                     ).cast(TIMESTAMP),
                     pa.nulls(n, TIMESTAMP),

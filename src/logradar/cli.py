@@ -71,9 +71,12 @@ def up(
             alerts={"webhooks": [*map(str, settings.alerts.webhooks), *webhooks]},
         )
     setup_logging(settings.log_level)
-    from logradar.server import serve
+    from logradar.server import PortInUse, serve
 
-    serve(settings)
+    try:
+        serve(settings)
+    except PortInUse as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.command()
@@ -96,17 +99,29 @@ def demo(port: int, duration: float, incident_after: float, data_dir: Path | Non
 
 
 @main.command()
-@click.option("--train", "train", required=True, type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="Normal logs to learn from.")
-@click.option("--test", "test", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Logs to score (default: score TRAIN after the warm-up).")
+@click.option(
+    "--train",
+    "train",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Normal logs to learn from.",
+)
+@click.option(
+    "--test",
+    "test",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Logs to score (default: score TRAIN after the warm-up).",
+)
 @click.option("--log-format", help="Header format, e.g. '<Date> <Time> <Level> <Content>'.")
 @click.option("--session-key", help=r"Regex for the session id, e.g. 'blk_-?\d+'.")
 @CONFIG_OPTION
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
-              show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Anomalies as JSON lines.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Anomalies as JSON lines.",
+)
 def backtest(
     train: Path,
     test: Path | None,

@@ -18,12 +18,16 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from logradar.schema import Severity
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class ConfigError(ValueError):
@@ -246,12 +250,137 @@ class MultivariateConfig(_Section):
     random_state: int = 0
 
 
+class SessionsConfig(_Section):
+    """A closed session (template ids in event order) judged against normal sessions."""
+
+    enabled: bool = True
+    checks: list[Literal["unseen", "counts", "pairs", "transitions"]] = Field(
+        default_factory=lambda: ["unseen", "counts", "pairs"],
+        description="unseen templates, count rules, exclusive pairs, n-gram transitions. "
+        "Transitions are off by default: where threads interleave lines (HDFS) unseen "
+        "transitions are mostly normal.",
+    )
+    severity: SeverityName = Severity.MEDIUM
+    error_severity: SeverityName = Field(
+        Severity.HIGH, description="Severity when the most surprising event is an error line."
+    )
+    min_sessions: int = Field(
+        50, ge=1, description="Normal sessions learned before sessions are judged at all."
+    )
+    min_support: int = Field(
+        5, ge=2, description="Sessions a template needs before it enters count rules."
+    )
+    tolerance: float = Field(
+        0.002,
+        ge=0,
+        lt=0.1,
+        description="Share of normal sessions allowed to break a count rule that is still kept.",
+    )
+    pair_p_value: float = Field(
+        1e-3,
+        gt=0,
+        lt=1,
+        description="Two templates never seen in one session form an exclusive pair when that "
+        "is this unlikely were they unrelated.",
+    )
+    order: int = Field(2, ge=2, le=5, description="n-gram length of the transition check.")
+    min_context: int = Field(
+        200, ge=1, description="Times a context must have been seen before its transitions count."
+    )
+    min_probability: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="A transition at or below this probability is surprising (0: never seen).",
+    )
+    learn_online: bool = Field(
+        False, description="After the learning period, keep learning from sessions judged normal."
+    )
+
+
 class DetectorsConfig(_Section):
     new_pattern: NewPatternConfig = NewPatternConfig()
     frequency: FrequencyConfig = FrequencyConfig()
     silence: SilenceConfig = SilenceConfig()
     error_burst: ErrorBurstConfig = ErrorBurstConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
+    sessions: SessionsConfig = SessionsConfig()
+
+
+class SyslogSourceConfig(_Section):
+    """Syslog receiver (RFC 5424 and RFC 3164; UDP, and TCP with octet-counting or newlines)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    udp_port: int | None = Field(5514, ge=0, le=65535, description="None disables UDP.")
+    tcp_port: int | None = Field(5514, ge=0, le=65535, description="None disables TCP.")
+    stream: str | None = Field(
+        None, description="Stream for all messages; default: the syslog app-name/tag."
+    )
+
+
+class TailSourceConfig(_Section):
+    """Follow files (rotation-aware), remembering positions across restarts."""
+
+    paths: list[str] = Field(default_factory=list, description="Files or glob patterns.")
+    stream: str = "files"
+    poll_seconds: float = Field(0.5, gt=0)
+
+
+class LtsPullSourceConfig(_Section):
+    """Poll a real Huawei Cloud LTS stream through its query API (AK/SK signed)."""
+
+    enabled: bool = False
+    endpoint: str = Field("", description="e.g. https://lts.ap-southeast-1.myhuaweicloud.com")
+    project_id: str = ""
+    log_group_id: str = ""
+    log_stream_id: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    stream: str | None = Field(None, description="logradar stream name; default the stream id.")
+    poll_seconds: float = Field(5.0, gt=0)
+
+
+class SourcesConfig(_Section):
+    """Receivers that are not plain HTTP routes (HTTP receivers are always on)."""
+
+    syslog: SyslogSourceConfig = SyslogSourceConfig()
+    tail: TailSourceConfig = TailSourceConfig()
+    lts_pull: LtsPullSourceConfig = LtsPullSourceConfig()
+
+
+class TokenConfig(_Section):
+    """One API token: who it belongs to and which streams it may write."""
+
+    token: SecretStr = Field(description="The secret; never logged.")
+    tenant: str = Field("default", description="Name shown in logs and metrics.")
+    streams: list[str] = Field(
+        default_factory=lambda: ["*"], description="Glob patterns of writable streams."
+    )
+
+
+class AuthConfig(_Section):
+    """Bearer/API tokens for the receivers.
+
+    ``enabled`` unset means: on whenever the server listens beyond loopback. Clients send the
+    token as ``Authorization: Bearer T``, ``Authorization: ApiKey T``, the password of
+    ``Authorization: Basic``, or LTS's ``X-Auth-Token: T``.
+    """
+
+    enabled: bool | None = None
+    tokens: list[TokenConfig] = Field(default_factory=list)
+
+
+class BackpressureConfig(_Section):
+    """When receivers refuse new data instead of growing without bound."""
+
+    max_lag_lines: int = Field(
+        5_000_000, gt=0, description="Answer 429 when the engine or archive lags this much."
+    )
+    min_free_disk_bytes: int = Field(
+        512 * 1024**2, ge=0, description="Answer 503 when the data dir's disk has less free."
+    )
+    retry_after_seconds: int = Field(2, ge=1, description="Retry-After sent with 429/503.")
 
 
 class StoreConfig(_Section):
@@ -300,6 +429,9 @@ class Settings(BaseSettings):
     archive: ArchiveConfig = ArchiveConfig()
     engine: EngineConfig = EngineConfig()
     parser: ParserConfig = ParserConfig()
+    sources: SourcesConfig = SourcesConfig()
+    auth: AuthConfig = AuthConfig()
+    backpressure: BackpressureConfig = BackpressureConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     store: StoreConfig = StoreConfig()
     alerts: AlertsConfig = AlertsConfig()
@@ -319,6 +451,22 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)
+
+    @model_validator(mode="after")
+    def _auth_beyond_loopback(self) -> Settings:
+        if self.auth_enabled and not self.auth.tokens:
+            raise ValueError(
+                f"server.host {self.server.host!r} is reachable beyond this machine, so "
+                "receivers require tokens: add [[auth.tokens]] entries, or set "
+                "auth.enabled = false to accept unauthenticated writes"
+            )
+        return self
+
+    @property
+    def auth_enabled(self) -> bool:
+        if self.auth.enabled is not None:
+            return self.auth.enabled
+        return self.server.host not in LOOPBACK_HOSTS
 
     # Derived locations -------------------------------------------------------------------
     @property

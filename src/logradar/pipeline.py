@@ -10,6 +10,7 @@ none of them: the consumers replay from their committed offsets on the next star
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -19,11 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logradar.alerts import AlertRules, build_outbox
+from logradar.archive.parquet import CONSUMER as ARCHIVE_CONSUMER
 from logradar.archive.parquet import ParquetArchiver
 from logradar.config import Settings
 from logradar.engine.local import LocalEngine
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly
+from logradar.sources.auth import Authenticator
+from logradar.sources.common import IngestError
 from logradar.store import Store
 from logradar.tank import SqliteTank
 
@@ -31,6 +35,7 @@ log = logging.getLogger("logradar")
 
 TRUNCATION_MARK = " …[truncated]"
 RETENTION_EVERY_SECONDS = 60.0
+PRESSURE_CHECK_SECONDS = 0.25
 
 
 def truncate_messages(table: pa.Table, max_bytes: int) -> tuple[pa.Table, int]:
@@ -77,14 +82,48 @@ class Pipeline:
         self.engine = LocalEngine(
             settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
         )
+        self.auth = Authenticator(settings.auth, settings.auth_enabled)
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
+        self._pressure: IngestError | None = None
+        self._pressure_checked = -1e9
 
     # Ingest -------------------------------------------------------------------------------
+    def check_backpressure(self) -> None:
+        """Raise 429 when a consumer lags too far, 503 when the disk is nearly full."""
+        cfg = self.settings.backpressure
+        now = time.monotonic()
+        if now - self._pressure_checked < PRESSURE_CHECK_SECONDS:
+            if self._pressure is not None:
+                raise self._pressure
+            return
+        self._pressure_checked = now
+        self._pressure = None
+        end = self.tank.end_offset()
+        lags = {"engine": end - self.engine.core.offset}
+        if self.archiver is not None:
+            lags["archive"] = end - self.tank.committed(ARCHIVE_CONSUMER)
+        consumer, lag = max(lags.items(), key=lambda kv: kv[1])
+        if lag > cfg.max_lag_lines:
+            self._pressure = IngestError(
+                429,
+                f"logradar is {lag} lines behind ({consumer}); slow down and retry",
+                cfg.retry_after_seconds,
+            )
+        elif shutil.disk_usage(self.settings.data_dir).free < cfg.min_free_disk_bytes:
+            self._pressure = IngestError(
+                503,
+                f"less than {cfg.min_free_disk_bytes} bytes free on the data dir's disk",
+                cfg.retry_after_seconds,
+            )
+        if self._pressure is not None:
+            raise self._pressure
+
     def ingest(self, table: pa.Table, source: str) -> int:
-        """Apply line limits and append durably; return the number of lines accepted."""
+        """Apply backpressure and line limits, append durably; return the lines accepted."""
         if table.num_rows == 0:
             return 0
+        self.check_backpressure()
         table, cut = truncate_messages(table, self.settings.server.max_line_bytes)
         if cut:
             self.metrics.lines_truncated.inc(cut)
@@ -101,7 +140,9 @@ class Pipeline:
 
     # Lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the engine, archiver, alert dispatcher and retention threads."""
+        """Start the engine, archiver, alert dispatcher and retention threads (once)."""
+        if self._threads:
+            return
         workers: dict[str, Callable[[], None]] = {
             "engine": lambda: self.engine.run(self._stop),
             "alerts": lambda: self.outbox.run(self._stop),
@@ -117,7 +158,9 @@ class Pipeline:
             self._threads[name] = thread
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the threads (engine and archive drain first), then close files."""
+        """Stop the threads (engine and archive drain first), then close files (once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         deadline = time.monotonic() + timeout
         for name, thread in self._threads.items():

@@ -1,12 +1,22 @@
-"""Run a :class:`~logradar.pipeline.Pipeline` behind uvicorn (``logradar up``)."""
+"""Run a :class:`~logradar.pipeline.Pipeline` behind uvicorn (``logradar up``).
+
+The pipeline starts and stops in the ASGI lifespan, so on SIGINT/SIGTERM uvicorn first stops
+accepting requests and finishes the ones in flight, then the pipeline drains the engine,
+flushes the archive and snapshots state, and the process exits with status 0.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
-from collections.abc import Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 from logradar.config import Settings
 from logradar.pipeline import Pipeline
@@ -15,34 +25,70 @@ from logradar.web.app import create_app
 log = logging.getLogger("logradar")
 
 
+class PortInUse(RuntimeError):
+    """The configured address cannot be bound."""
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's handling, minus re-raising the signal after a graceful shutdown."""
+        with super().capture_signals():
+            yield
+            getattr(self, "_captured_signals", []).clear()
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, with a clear message, when ``host:port`` is taken."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise PortInUse(f"{host}:{port} is already in use; pick another --port") from None
+            raise PortInUse(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
 def build_server(
     settings: Settings, *, alert_callback: Callable[[dict[str, Any]], None] | None = None
 ) -> tuple[Pipeline, uvicorn.Server]:
-    """The pipeline and an uvicorn server for its web app (not started)."""
+    """The pipeline and an uvicorn server whose lifespan starts and stops it (not started)."""
     pipeline = Pipeline(settings, alert_callback=alert_callback)
+    app = create_app(pipeline)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        pipeline.start()
+        url = f"http://{settings.server.host}:{settings.server.port}"
+        log.info("logradar listening on %s (data dir %s)", url, settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            log.info("shutting down: draining the engine and archive")
+            await run_in_threadpool(pipeline.stop)
+            log.info("stopped")
+
+    app.router.lifespan_context = lifespan
     config = uvicorn.Config(
-        create_app(pipeline),
+        app,
         host=settings.server.host,
         port=settings.server.port,
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    return pipeline, uvicorn.Server(config)
+    return pipeline, _Server(config)
 
 
 def serve(
     settings: Settings, *, alert_callback: Callable[[dict[str, Any]], None] | None = None
 ) -> None:
-    """Run until SIGINT/SIGTERM; then stop taking requests, drain, snapshot and exit."""
-    pipeline, server = build_server(settings, alert_callback=alert_callback)
-    pipeline.start()
-    url = f"http://{settings.server.host}:{settings.server.port}"
-    log.info("logradar listening on %s (data dir %s)", url, settings.data_dir.resolve())
-    try:
-        server.run()
-    finally:
-        log.info("shutting down: draining the engine and archive")
-        pipeline.stop()
-        log.info("stopped")
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    check_port(settings.server.host, settings.server.port)
+    _, server = build_server(settings, alert_callback=alert_callback)
+    server.run()

@@ -32,14 +32,11 @@ STREAMS = ("api-gateway", "auth", "payments", "inventory", "db")
 INCIDENTS = ("db_outage",)
 """Incidents :meth:`DemoSystem.inject` knows."""
 
-#: The never-seen error line of the ``db_outage`` incident (``{txn}`` varies per line).
-OUTAGE_PATTERN = (
-    "ERROR [payments] Connection to db-primary:5432 refused (pool exhausted, 50/50 in use) "
-    "txn={txn}"
-)
+#: The never-seen ERROR message ``payments`` logs in the ``db_outage`` incident.
+OUTAGE_MESSAGE = "Connection to db-primary:5432 refused (pool exhausted, 50/50 in use) txn={txn}"
 NS = 1_000_000_000
 
-_LINES_PER_REQUEST = 6.2
+_LINES_PER_REQUEST = 5.05
 """Average lines one request produces (measured); sets the request rate for a line rate."""
 _BACKGROUND_PER_SECOND = 9.5
 """Lines per second that do not belong to a request."""
@@ -114,7 +111,7 @@ class DemoSystem:
         """Start ``incident`` at ``at_ns`` (default: the next tick); return when it starts.
 
         ``db_outage``: ``db`` goes quiet, checkouts fail in ``payments`` with a never-seen
-        error (:data:`OUTAGE_PATTERN`), payment retries spike and the gateway answers 503.
+        error (:data:`OUTAGE_MESSAGE`), payment retries spike and the gateway answers 503.
         """
         if incident not in INCIDENTS:
             raise ValueError(f"unknown incident {incident!r}: use one of {', '.join(INCIDENTS)}")
@@ -142,7 +139,9 @@ class DemoSystem:
         if stream == "db" and self._active("db_outage", ts):
             return
         self._seq += 1
-        heapq.heappush(self._pending, (ts, self._seq, stream, f"{header(ts, level, stream)} {text}"))
+        heapq.heappush(
+            self._pending, (ts, self._seq, stream, f"{header(ts, level, stream)} {text}")
+        )
 
     def _tick(self, t0: int) -> None:
         rng = self.rng
@@ -164,7 +163,9 @@ class DemoSystem:
         path = path.format(
             sku=f"SKU-{int(rng.integers(1000, 99999))}", order=int(rng.integers(10**5, 10**6))
         )
-        self._emit(ts, "INFO", "api-gateway", f"request_id={rid} method={method} path={path} client={ip}")
+        self._emit(
+            ts, "INFO", "api-gateway", f"request_id={rid} method={method} path={path} client={ip}"
+        )
         t = ts + int(rng.integers(1, 4) * 1_000_000)
         user = f"u{int(rng.integers(1, 50_000))}"
         if flow != "login":
@@ -173,14 +174,15 @@ class DemoSystem:
                 self._respond(t, rid, 401, path)
                 return
             scope = _SCOPES[int(rng.integers(0, 3))]
-            self._emit(t, "INFO", "auth", f"token validated user={user} scope={scope} request_id={rid}")
+            self._emit(
+                t, "INFO", "auth", f"token validated user={user} scope={scope} request_id={rid}"
+            )
             t += int(rng.integers(1, 3) * 1_000_000)
         status, t = getattr(self, f"_flow_{flow}")(t, rid, user, ip)
         self._respond(t, rid, status, path)
 
     def _respond(self, ts: int, rid: str, status: int, path: str) -> None:
         rng = self.rng
-        latency = int(ts - 0) and 0  # placeholder overwritten below
         latency = max(1, int(rng.lognormal(3.2, 0.6)))
         size = int(rng.integers(120, 48_000))
         ts += latency * 1_000_000
@@ -201,7 +203,10 @@ class DemoSystem:
             )
             if latency > 250:
                 self._emit(
-                    ts, "WARN", "api-gateway", f"request_id={rid} slow response latency_ms={latency} threshold_ms=250"
+                    ts,
+                    "WARN",
+                    "api-gateway",
+                    f"request_id={rid} slow response latency_ms={latency} threshold_ms=250",
                 )
 
     # Flows: each returns (status, time of its last line) -----------------------------------
@@ -211,9 +216,19 @@ class DemoSystem:
         rows = int(rng.integers(0, 40)) if rows is None else rows
         conn = f"pg-{int(rng.integers(1, 21))}"
         if duration > 40:
-            self._emit(ts, "WARN", "db", f"slow query duration_ms={duration} table={table} conn={conn} plan=seq_scan")
+            self._emit(
+                ts,
+                "WARN",
+                "db",
+                f"slow query duration_ms={duration} table={table} conn={conn} plan=seq_scan",
+            )
         else:
-            self._emit(ts, "INFO", "db", f"query ok duration_ms={duration} table={table} rows={rows} conn={conn}")
+            self._emit(
+                ts,
+                "INFO",
+                "db",
+                f"query ok duration_ms={duration} table={table} rows={rows} conn={conn}",
+            )
         return ts + int(duration * 1_000_000) + 200_000
 
     def _flow_browse(self, t: int, rid: str, user: str, ip: str) -> tuple[int, int]:
@@ -223,9 +238,16 @@ class DemoSystem:
         cache = "hit" if rng.random() < 0.8 else "miss"
         if cache == "miss":
             t = self._sql(t, "products", 1)
-        self._emit(t, "INFO", "inventory", f"stock lookup sku={sku} available={available} cache={cache} request_id={rid}")
+        self._emit(
+            t,
+            "INFO",
+            "inventory",
+            f"stock lookup sku={sku} available={available} cache={cache} request_id={rid}",
+        )
         if available < 10:
-            self._emit(t, "WARN", "inventory", f"low stock sku={sku} available={available} threshold=10")
+            self._emit(
+                t, "WARN", "inventory", f"low stock sku={sku} available={available} threshold=10"
+            )
         return (404 if rng.random() < 0.03 else 200), t
 
     def _flow_cart(self, t: int, rid: str, user: str, ip: str) -> tuple[int, int]:
@@ -234,10 +256,20 @@ class DemoSystem:
         qty = int(rng.integers(1, 5))
         t = self._sql(t, "stock", 1)
         if rng.random() < 0.006:
-            self._emit(t, "ERROR", "inventory", f"reservation conflict sku={sku} request_id={rid} retry=false")
+            self._emit(
+                t,
+                "ERROR",
+                "inventory",
+                f"reservation conflict sku={sku} request_id={rid} retry=false",
+            )
             return 503, t
         wh = _WAREHOUSES[int(rng.integers(0, 3))]
-        self._emit(t, "INFO", "inventory", f"stock reserved sku={sku} qty={qty} warehouse={wh} request_id={rid}")
+        self._emit(
+            t,
+            "INFO",
+            "inventory",
+            f"stock reserved sku={sku} qty={qty} warehouse={wh} request_id={rid}",
+        )
         t = self._sql(t, "order_items", 1)
         return 201, t
 
@@ -248,29 +280,61 @@ class DemoSystem:
             attempts = int(rng.integers(1, 4))
             for attempt in range(1, attempts + 1):
                 t += int(rng.integers(20, 80)) * 1_000_000
-                self._emit(t, "WARN", "payments", f"retrying charge txn={txn} attempt={attempt} reason=provider_timeout")
-            self._emit(t, "ERROR", "payments", OUTAGE_PATTERN.format(txn=txn)[len("ERROR [payments] "):])
+                self._emit(
+                    t,
+                    "WARN",
+                    "payments",
+                    f"retrying charge txn={txn} attempt={attempt} reason=provider_timeout",
+                )
+            self._emit(t, "ERROR", "payments", OUTAGE_MESSAGE.format(txn=txn))
             return 503, t
         amount = f"{float(rng.lognormal(3.5, 0.9)):.2f}"
         cur = _CURRENCIES[int(rng.integers(0, 3))]
         t = self._sql(t, "orders", 1)
-        self._emit(t, "INFO", "payments", f"charge created txn={txn} user={user} amount={amount} currency={cur} request_id={rid}")
+        self._emit(
+            t,
+            "INFO",
+            "payments",
+            f"charge created txn={txn} user={user} amount={amount} currency={cur} request_id={rid}",
+        )
         provider = _PROVIDERS[int(rng.integers(0, 2))]
         latency = int(rng.lognormal(4.6, 0.5))
         if rng.random() < 0.05:
             t += latency * 1_000_000
-            self._emit(t, "WARN", "payments", f"retrying charge txn={txn} attempt=1 reason=provider_timeout")
+            self._emit(
+                t,
+                "WARN",
+                "payments",
+                f"retrying charge txn={txn} attempt=1 reason=provider_timeout",
+            )
         t += latency * 1_000_000
         if rng.random() < 0.04:
             code = ("insufficient_funds", "expired_card", "do_not_honor")[int(rng.integers(0, 3))]
-            self._emit(t, "WARN", "payments", f"card declined txn={txn} provider={provider} code={code}")
+            self._emit(
+                t, "WARN", "payments", f"card declined txn={txn} provider={provider} code={code}"
+            )
             return 402, t
         if rng.random() < 0.015:
-            self._emit(t, "ERROR", "payments", f"provider {provider} returned HTTP 502 txn={txn} latency_ms={latency}")
+            self._emit(
+                t,
+                "ERROR",
+                "payments",
+                f"provider {provider} returned HTTP 502 txn={txn} latency_ms={latency}",
+            )
             return 502, t
-        self._emit(t, "INFO", "payments", f"charge captured txn={txn} provider={provider} latency_ms={latency}")
+        self._emit(
+            t,
+            "INFO",
+            "payments",
+            f"charge captured txn={txn} provider={provider} latency_ms={latency}",
+        )
         if latency > 250:
-            self._emit(t, "WARN", "payments", f"provider {provider} slow response latency_ms={latency} txn={txn}")
+            self._emit(
+                t,
+                "WARN",
+                "payments",
+                f"provider {provider} slow response latency_ms={latency} txn={txn}",
+            )
         t = self._sql(t, "payments", 1)
         return 201, t
 
@@ -279,7 +343,9 @@ class DemoSystem:
         txn = f"tx_{int(rng.integers(0, 2**40)):010x}"
         amount = f"{float(rng.lognormal(3.0, 0.8)):.2f}"
         t = self._sql(t, "payments", 1)
-        self._emit(t, "INFO", "payments", f"refund issued txn={txn} amount={amount} request_id={rid}")
+        self._emit(
+            t, "INFO", "payments", f"refund issued txn={txn} amount={amount} request_id={rid}"
+        )
         return 200, t
 
     def _flow_login(self, t: int, rid: str, user: str, ip: str) -> tuple[int, int]:
@@ -287,24 +353,37 @@ class DemoSystem:
         t = self._sql(t, "users", 1)
         if rng.random() < 0.08:
             attempts = int(rng.integers(1, 6))
-            self._emit(t, "WARN", "auth", f"login failed user={user} ip={ip} reason=bad_password attempts={attempts}")
+            self._emit(
+                t,
+                "WARN",
+                "auth",
+                f"login failed user={user} ip={ip} reason=bad_password attempts={attempts}",
+            )
             return 401, t
         mfa = "true" if rng.random() < 0.4 else "false"
-        self._emit(t, "INFO", "auth", f"login succeeded user={user} ip={ip} mfa={mfa} request_id={rid}")
+        self._emit(
+            t, "INFO", "auth", f"login succeeded user={user} ip={ip} mfa={mfa} request_id={rid}"
+        )
         t = self._sql(t, "sessions", 1)
         return 200, t
 
     # Background -----------------------------------------------------------------------------
     def _ip(self) -> str:
         a, b, c = (int(x) for x in self.rng.integers(1, 255, 3))
-        return f"10.{a}.{b}.{c}" if self.rng.random() < 0.3 else f"{a}.{b}.{c}.{int(self.rng.integers(1, 255))}"
+        return (
+            f"10.{a}.{b}.{c}"
+            if self.rng.random() < 0.3
+            else f"{a}.{b}.{c}.{int(self.rng.integers(1, 255))}"
+        )
 
     def _bg_health(self, ts: int) -> None:
         up = 3 if self._active("db_outage", ts) else 4
         self._emit(ts, "INFO", "api-gateway", f"health check upstreams={up}/4 ok")
 
     def _bg_rate_limit(self, ts: int) -> None:
-        self._emit(ts, "WARN", "api-gateway", f"rate limit exceeded client={self._ip()} limit=100/min")
+        self._emit(
+            ts, "WARN", "api-gateway", f"rate limit exceeded client={self._ip()} limit=100/min"
+        )
 
     def _bg_session_refresh(self, ts: int) -> None:
         user = f"u{int(self.rng.integers(1, 50_000))}"
@@ -316,34 +395,67 @@ class DemoSystem:
 
     def _bg_pool(self, ts: int) -> None:
         rng = self.rng
-        active = int(rng.integers(3, 18))
-        self._emit(ts, "INFO", "payments", f"db pool stats active={active}/50 idle={50 - active} wait_ms={int(rng.integers(0, 4))}")
+        active, wait = int(rng.integers(3, 18)), int(rng.integers(0, 4))
+        self._emit(
+            ts,
+            "INFO",
+            "payments",
+            f"db pool stats active={active}/50 idle={50 - active} wait_ms={wait}",
+        )
 
     def _bg_cache(self, ts: int) -> None:
         rng = self.rng
         hits, misses = int(rng.integers(800, 1200)), int(rng.integers(100, 300))
-        self._emit(ts, "INFO", "inventory", f"cache stats hits={hits} misses={misses} hit_ratio={hits / (hits + misses):.3f}")
+        self._emit(
+            ts,
+            "INFO",
+            "inventory",
+            f"cache stats hits={hits} misses={misses} hit_ratio={hits / (hits + misses):.3f}",
+        )
 
     def _bg_replenish(self, ts: int) -> None:
         rng = self.rng
         sku = f"SKU-{int(rng.integers(1000, 99999))}"
         supplier = ("acme", "globex", "initech")[int(rng.integers(0, 3))]
-        self._emit(ts, "INFO", "inventory", f"replenishment order placed sku={sku} qty={int(rng.integers(50, 500))} supplier={supplier}")
+        qty = int(rng.integers(50, 500))
+        self._emit(
+            ts,
+            "INFO",
+            "inventory",
+            f"replenishment order placed sku={sku} qty={qty} supplier={supplier}",
+        )
 
     def _bg_checkpoint(self, ts: int) -> None:
         rng = self.rng
         buffers = int(rng.integers(200, 5000))
-        self._emit(ts, "INFO", "db", f"checkpoint complete wrote={buffers} buffers pct={buffers / 163.84:.1f} seconds={float(rng.uniform(0.1, 3)):.3f}")
+        self._emit(
+            ts,
+            "INFO",
+            "db",
+            f"checkpoint complete wrote={buffers} buffers pct={buffers / 163.84:.1f} "
+            f"seconds={float(rng.uniform(0.1, 3)):.3f}",
+        )
 
     def _bg_autovacuum(self, ts: int) -> None:
         rng = self.rng
         table = _TABLES[int(rng.integers(0, len(_TABLES)))]
-        self._emit(ts, "INFO", "db", f"automatic vacuum table=shop.public.{table} removed={int(rng.integers(0, 9000))} remain={int(rng.integers(1000, 10**6))}")
+        removed, remain = int(rng.integers(0, 9000)), int(rng.integers(1000, 10**6))
+        self._emit(
+            ts,
+            "INFO",
+            "db",
+            f"automatic vacuum table=shop.public.{table} removed={removed} remain={remain}",
+        )
 
     def _bg_deadlock(self, ts: int) -> None:
         rng = self.rng
         table = _TABLES[int(rng.integers(0, len(_TABLES)))]
-        self._emit(ts, "ERROR", "db", f"deadlock detected pid={int(rng.integers(1000, 60000))} table={table} action=rollback")
+        self._emit(
+            ts,
+            "ERROR",
+            "db",
+            f"deadlock detected pid={int(rng.integers(1000, 60000))} table={table} action=rollback",
+        )
 
     def _bg_replication(self, ts: int) -> None:
         lag = int(self.rng.lognormal(3.0, 0.8))

@@ -71,10 +71,7 @@ class LocalEngine:
         cfg = self.settings.engine
         batch = self.tank.read(self.core.offset, cfg.max_batch_rows)
         started = time.perf_counter()
-        if batch.num_rows:
-            out = self.core.process(batch, now_ns)
-        else:
-            out = self.core.tick(now_ns)
+        out = self.core.process(batch, now_ns) if batch.num_rows else self.core.tick(now_ns)
         self._persist(out)
         if batch.num_rows:
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -85,7 +82,9 @@ class LocalEngine:
         core = self.core
         if out.windows:
             rows = [
-                (w.stream, w.start, w.end, tid, n) for w in out.windows for tid, n in w.counts.items()
+                (w.stream, w.start, w.end, tid, n)
+                for w in out.windows
+                for tid, n in w.counts.items()
             ]
             rows += [(w.stream, w.start, w.end, -1, w.total) for w in out.windows]
             self.store.add_window_counts(rows)

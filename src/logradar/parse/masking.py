@@ -18,8 +18,11 @@ import pyarrow.compute as pc
 
 WILDCARD = "<*>"
 
-#: Any word that contains a digit.
-MASK_PATTERN = r"[\w.\-]*\d[\w.\-]*"
+#: Words containing a digit, their decimal/dotted tails and an optional unit.
+MASK_PATTERN = (
+    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:\.\d+)*"
+    r"(?:\s?(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)\b)?"
+)
 
 
 def mask(messages: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -115,18 +115,18 @@ class TemplateMiner:
         forms, indices, firsts = self._encode(messages)
         self._batches += 1
         clusters = np.empty(len(forms), dtype=np.int64)
-        cache, known = self._cache, self._clusters
+        cache = self._cache
         for j, form in enumerate(forms):
-            ci = cache.get(form)
-            if ci is None or known[ci] is None:
+            ci = self._live(cache.get(form))
+            if ci is None:
                 ci = self._learn(form, self._lines + int(firsts[j]))
                 cache[form] = ci
             clusters[j] = ci
-        counts = np.bincount(indices, minlength=len(forms)) if len(forms) else np.zeros(0, int)
+        counts = np.bincount(indices, minlength=len(forms))
         ids = np.empty(len(forms), dtype=np.int64)
         templates, batch = self._templates, self._batches
-        for j, ci in enumerate(clusters):
-            cluster = known[ci]
+        for j, ci in enumerate(clusters.tolist()):
+            cluster = self._clusters[self._live(ci)]  # a later form may have merged it
             cluster.last_used = batch
             ids[j] = cluster.template_id
             templates[cluster.template_id].count += int(counts[j])
@@ -139,9 +139,8 @@ class TemplateMiner:
         forms, indices, _ = self._encode(messages)
         ids: list[int | None] = []
         for form in forms:
-            ci = self._cache.get(form)
-            cluster = None if ci is None else self._clusters[ci]
-            ids.append(None if cluster is None else cluster.template_id)
+            ci = self._live(self._cache.get(form))
+            ids.append(None if ci is None else self._clusters[ci].template_id)
         return pa.array(ids, pa.int64()).take(pa.array(indices))
 
     def template(self, template_id: int) -> str:
@@ -191,7 +190,11 @@ class TemplateMiner:
     # Persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready snapshot of the whole state."""
-        clusters = [c.template_id for c in self._clusters if c is not None]
+        clusters = [
+            {"id": c.template_id, "evidence": {str(p): list(v) for p, v in c.evidence.items()}}
+            for c in self._clusters
+            if c is not None and c.forward is None
+        ]
         return {
             "version": STATE_VERSION,
             "max_templates": self.max_templates,
@@ -202,9 +205,9 @@ class TemplateMiner:
             "templates": [asdict(t) for t in self.templates()],
             "clusters": clusters,
             "cache": {
-                form: c.template_id
+                form: self._clusters[live].template_id
                 for form, ci in self._cache.items()
-                if (c := self._clusters[ci]) is not None
+                if (live := self._live(ci)) is not None
             },
         }
 
@@ -218,9 +221,13 @@ class TemplateMiner:
         miner._batches = state["batches"]
         every = {t["id"]: Template(**t) for t in state["templates"]}
         by_id: dict[int, int] = {}
-        for tid in state["clusters"]:
-            t = every.pop(tid)
-            by_id[tid] = miner._add_cluster(t.text.split(" ") if t.text else [], t)
+        for c in state["clusters"]:
+            t = every.pop(c["id"])
+            ci = miner._add_cluster(t.text.split(" ") if t.text else [], t)
+            miner._clusters[ci].evidence = {
+                int(p): dict.fromkeys(v) for p, v in c["evidence"].items()
+            }
+            by_id[t.id] = ci
         miner._history = every
         for form, tid in state["cache"].items():
             if tid in by_id:
@@ -314,19 +321,27 @@ class TemplateMiner:
         cluster.tokens, cluster.template_id = merged, new.id
         for p in [p for p, a in enumerate(merged) if a == WILDCARD]:
             cluster.evidence.pop(p, None)
-        # Clusters the generalized template now covers are merged into it.
+        # Clusters that now fit the generalized template without word evidence join it.
         bucket = self._buckets[len(merged)]
+        need = SIMILARITY * len(merged)
         for cj in list(bucket):
             other = self._clusters[cj]
-            if cj == ci or not _covers(merged, other.tokens):
+            if cj == ci:
+                continue
+            equal, words = _compare(cluster.tokens, other.tokens)
+            if words != [] or equal < need:
                 continue
             gone = self._templates.pop(other.template_id)
             gone.replaced_by = new.id
             new.count += gone.count
             self._history[gone.id] = gone
+            cluster.tokens = [
+                a if a == b else WILDCARD for a, b in zip(cluster.tokens, other.tokens, strict=True)
+            ]
             other.forward, other.tokens, other.evidence = ci, [], {}
             bucket.remove(cj)
             self._active -= 1
+        new.text = " ".join(cluster.tokens)
         return ci
 
     def _live(self, ci: int | None) -> int | None:
@@ -347,11 +362,13 @@ class TemplateMiner:
 
     def _bound(self) -> None:
         if self._active > self.max_templates:
-            live = [(c.last_used, ci) for ci, c in enumerate(self._clusters) if c is not None]
+            live = [
+                (c.last_used, ci)
+                for ci, c in enumerate(self._clusters)
+                if c is not None and c.forward is None
+            ]
             live.sort()
-            for _, ci in live[
-                : max(1, self._active - self.max_templates + self.max_templates // 10)
-            ]:
+            for _, ci in live[: self._active - self.max_templates + self.max_templates // 10]:
                 cluster = self._clusters[ci]
                 self._clusters[ci] = None
                 self._buckets[len(cluster.tokens)].remove(ci)
@@ -382,10 +399,6 @@ def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | N
             if len(words) > MAX_WORD_DIFFS:
                 return equal, None
     return equal, words
-
-
-def _covers(template: list[str], tokens: list[str]) -> bool:
-    return all(a == b or a == WILDCARD for a, b in zip(template, tokens, strict=True))
 
 
 def _param_regex(template: str) -> re.Pattern[str]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -15,12 +16,23 @@ if TYPE_CHECKING:
 
 
 class IngestError(Exception):
-    """A request that cannot be accepted; ``status`` is the HTTP status to answer."""
+    """A request that cannot be accepted; ``status`` is the HTTP status to answer.
 
-    def __init__(self, status: int, reason: str) -> None:
+    ``retry_after`` (seconds) is set for temporary refusals (429/503 under backpressure).
+    """
+
+    def __init__(self, status: int, reason: str, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        extra = {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+        if self.status == 401:
+            extra["WWW-Authenticate"] = 'Bearer realm="logradar"'
+        return extra
 
 
 def pipeline_of(request: Request) -> Pipeline:
@@ -28,7 +40,12 @@ def pipeline_of(request: Request) -> Pipeline:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, decompressed if gzip/deflate; 413 beyond ``limit`` bytes either way."""
+    """Authenticate, then read the body, decompressed if gzip/deflate.
+
+    401 without a valid token (before the body is read), 413 beyond ``limit`` bytes, compressed
+    or not. The caller that ingests is then checked for the streams it writes.
+    """
+    request.state.principal = pipeline_of(request).auth.authenticate(request.headers)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -93,6 +110,19 @@ def parse_ts(value: object, default_ns: int) -> int:
 
 
 async def ingest(request: Request, table: pa.Table, source: str) -> int:
-    """Append durably (the pipeline applies the line limits); return the lines accepted."""
+    """Check the writer may use the table's streams, then append durably.
+
+    The pipeline applies line limits and backpressure (429/503 as :class:`IngestError`).
+    Returns the number of lines accepted.
+    """
     pipeline = pipeline_of(request)
-    return await run_in_threadpool(pipeline.ingest, table, source)
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = pipeline.auth.authenticate(request.headers)
+    streams = pc.unique(table.column("stream")).to_pylist() if table.num_rows else []
+    pipeline.auth.authorize(principal, streams)
+    try:
+        return await run_in_threadpool(pipeline.ingest, table, source)
+    except IngestError as e:
+        pipeline.metrics.requests_rejected.labels(source, str(e.status)).inc()
+        raise

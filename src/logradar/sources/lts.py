@@ -49,9 +49,10 @@ _CONTENTS = TypeAdapter(ContentsBody)
 _HIGH_ACCURACY = TypeAdapter(HighAccuracyBody)
 
 
-def lts_answer(status: int, message: str) -> JSONResponse:
+def lts_answer(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     code = f"SVCSTG.ALS.{status}.{200 if status == 200 else 400}"
-    return JSONResponse({"errorCode": code, "errorMessage": message, "result": None}, status)
+    body = {"errorCode": code, "errorMessage": message, "result": None}
+    return JSONResponse(body, status, headers=headers)
 
 
 def _validate(adapter: TypeAdapter, body: bytes):
@@ -87,7 +88,7 @@ async def _report(request: Request, high_accuracy: bool) -> JSONResponse:
     except InvalidStreamName as e:
         return lts_answer(400, str(e))
     except IngestError as e:
-        return lts_answer(e.status, e.reason)
+        return lts_answer(e.status, e.reason, e.headers)
     return lts_answer(200, "Report success.")
 
 

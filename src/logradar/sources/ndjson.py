@@ -122,7 +122,7 @@ async def post_logs(request: Request) -> JSONResponse:
     except InvalidStreamName as e:
         return JSONResponse({"error": str(e)}, 400)
     except IngestError as e:
-        return JSONResponse({"error": e.reason}, e.status)
+        return JSONResponse({"error": e.reason}, e.status, headers=e.headers)
     return JSONResponse({"accepted": accepted})
 
 

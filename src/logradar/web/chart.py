@@ -67,11 +67,11 @@ class Chart:
 
 
 def nice_ceiling(value: float) -> int:
-    """Smallest of 1, 2, 5 x 10^k that is >= ``value`` (at least 1)."""
+    """Smallest of 1, 2, 3, 4, 5, 6, 8 x 10^k that is >= ``value`` (at least 1)."""
     if value <= 1:
         return 1
     exp = 10 ** math.floor(math.log10(value))
-    return next(int(m * exp) for m in (1, 2, 5, 10) if m * exp >= value)
+    return next(int(m * exp) for m in (1, 2, 3, 4, 5, 6, 8, 10) if m * exp >= value)
 
 
 def _time_label(ns: int, with_date: bool) -> str:
@@ -84,10 +84,13 @@ def build_chart(
     window_ns: int,
     *,
     anomalies: Iterable[tuple[int, str, str]] = (),
+    streams: list[str] | None = None,
     max_bins: int = 240,
 ) -> Chart | None:
     """Lay out ``(stream, window_start_ns, lines)`` rows; ``anomalies`` are
-    ``(window_start_ns, severity, label)`` marks. None when there are no rows."""
+    ``(window_start_ns, severity, label)`` marks; a stream's colour comes from its place in
+    ``streams`` (all known streams), so it stays the same when the page is filtered.
+    None when there are no rows."""
     rows = list(rows)
     if not rows:
         return None
@@ -108,8 +111,9 @@ def build_chart(
     def y_of(v: float) -> float:
         return TOP + plot_h * (1 - v / y_max)
 
+    order = {s: i for i, s in enumerate(streams or sorted(sums))}
     series = []
-    for i, (stream, values) in enumerate(sorted(sums.items())):
+    for stream, values in sorted(sums.items()):
         pts = []
         for b, v in enumerate(values):
             y = y_of(v)
@@ -117,7 +121,7 @@ def build_chart(
         series.append(
             Series(
                 stream=stream,
-                color=PALETTE[i % len(PALETTE)],
+                color=PALETTE[order.get(stream, len(order)) % len(PALETTE)],
                 points=" ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
                 total=sum(values),
                 peak=max(values),

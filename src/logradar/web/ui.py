@@ -59,20 +59,24 @@ def _iso_ns(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp()) * 10**9
 
 
+def _mark_label(a: dict[str, Any]) -> str:
+    return f"{a['severity']} {a['detector']}/{a['kind']} on {a['stream']}: " + _clip(
+        a["explanation"], 200
+    )
+
+
 def _load(pipeline: Pipeline, q: PageQuery) -> dict[str, Any]:
     """Everything the page shows, read in one go (blocking: run it in a thread)."""
     store = pipeline.store
     since = q.since_ns
     anomalies = store.list_anomalies(stream=q.stream, since_ns=since, limit=MAX_ANOMALIES)
+    streams = store.streams()
     chart = build_chart(
         store.volume(since_ns=since, stream=q.stream),
         int(pipeline.settings.engine.window_seconds * 1e9),
-        anomalies=[
-            (_iso_ns(a["start"]), a["severity"], f"{a['severity']} {a['detector']}/{a['kind']}")
-            for a in anomalies
-        ],
+        anomalies=[(_iso_ns(a["start"]), a["severity"], _mark_label(a)) for a in anomalies],
+        streams=streams,
     )
-    streams = store.streams()
     if q.stream and q.stream not in streams:
         streams.append(q.stream)
     return {

@@ -1,0 +1,89 @@
+"""The page in headless Chromium, served by a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from logradar.schema import now_ns
+from logradar.store import ALL_TEMPLATES
+from logradar.web import create_app
+
+S = 10**9
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
+
+
+@pytest.fixture
+def base_url(pipeline) -> Iterator[str]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(pipeline), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def dump_dom(url: str, profile: str) -> str:
+    """The DOM of ``url`` after load, as headless Chromium serializes it."""
+    if CHROMIUM is None:
+        reason = "chromium is not installed (scripts/install-test-deps.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--dump-dom",
+        url,
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+@pytest.mark.integration
+def test_page_renders_rows_and_chart_in_chromium(base_url, store, make_anomaly, tmp_path):
+    w = 10 * S
+    t = now_ns() // w * w - 20 * w
+    store.add_window_counts(
+        [
+            (s, t + i * w, t + (i + 1) * w, ALL_TEMPLATES, n + i)
+            for i in range(20)
+            for s, n in (("web", 5), ("db", 1))
+        ]
+    )
+    store.add_anomalies(
+        [make_anomaly("web", t + 5 * w), make_anomaly("db", t + 9 * w, examples=[PAYLOAD])]
+    )
+    dom = dump_dom(base_url + "/", str(tmp_path / "profile"))
+    ids = [a["id"] for a in store.list_anomalies()]
+    for anomaly_id in ids:
+        assert f'id="anomaly-{anomaly_id}"' in dom
+    assert dom.index(f'id="anomaly-{ids[0]}"') < dom.index(f'id="anomaly-{ids[1]}"')
+    assert 'id="volume-chart"' in dom
+    assert dom.count("<polyline") == 2
+    assert "<title>logradar</title>" in dom  # the payload did not run
+    assert "&lt;img src=x onerror=" in dom
