@@ -32,8 +32,10 @@ def test_layout_is_hive_partitioned_and_complete(tmp_path):
     table = read_archive(tmp_path / "archive")
     assert {"stream", "ts", "message", "offset", "date", "hour"} <= set(table.column_names)
     assert sorted(table.column("offset").to_pylist()) == list(range(100))
-    dirs = sorted(p.relative_to(tmp_path / "archive").parent.as_posix()
-                  for p in (tmp_path / "archive").rglob("*.parquet"))
+    dirs = sorted(
+        p.relative_to(tmp_path / "archive").parent.as_posix()
+        for p in (tmp_path / "archive").rglob("*.parquet")
+    )
     assert dirs == [
         "stream=db/date=2025-11-25/hour=14",
         "stream=web/date=2025-11-25/hour=13",

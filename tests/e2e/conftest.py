@@ -32,7 +32,7 @@ class WebhookReceiver:
         received = self.bodies
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 received.append(json.loads(self.rfile.read(length)))
                 self.send_response(204)
@@ -62,8 +62,17 @@ class UpProcess:
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(data_dir.parent / f"up-{port}.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logradar", "up", "--data-dir", str(data_dir),
-             "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "logradar",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},

@@ -21,9 +21,9 @@ NEW_ERROR = "ERROR payment gateway handshake failed: certificate expired for hos
 
 
 def normal_lines(k: int) -> list[str]:
-    return [
-        f"INFO GET /api/items/{k * 10 + j} 200 {12 + j} ms user=u{j % 7}" for j in range(8)
-    ] + [f"INFO cache hit ratio 0.{90 + k % 9} shard={k % 4}"]
+    return [f"INFO GET /api/items/{k * 10 + j} 200 {12 + j} ms user=u{j % 7}" for j in range(8)] + [
+        f"INFO cache hit ratio 0.{90 + k % 9} shard={k % 4}"
+    ]
 
 
 def post_lts(url: str, stream: str, lines: list[str], high_accuracy: bool = False) -> None:

@@ -23,7 +23,7 @@ against them, most telling first:
 A session gets at most one anomaly, for its most surprising finding. Sessions seen while the
 stream is learning are scored (with one step lower severity) and then learned; later sessions
 are only scored, unless ``learn_online`` learns the ones judged normal. Derived rules are
-refitted as the number of learned sessions grows by a tenth, and always when learning ends.
+refitted as the number of learned sessions grows by a quarter, and always when learning ends.
 
 >>> from logradar.detect.base import DetectContext, Session
 >>> ctx = DetectContext(template_text=lambda t: f"event {t}", is_error_template=lambda t: False)
@@ -60,7 +60,7 @@ MAX_VECTORS = 100_000
 MAX_RULE_TEMPLATES = 30
 """Most frequent templates that take part in count rules and pair checks."""
 COEFFICIENTS = (1, 2, 3)
-REFIT_GROWTH = 1.1
+REFIT_GROWTH = 1.25
 
 SCORE_UNSEEN = 1.0
 SCORE_COUNT = 0.9
@@ -111,8 +111,8 @@ class SessionModel:
             nexts[nxt] = nexts.get(nxt, 0) + 1
 
     def needs_fit(self, final: bool) -> bool:
-        """True when the rules are stale: grown by a tenth, or learning ended (``final``)."""
-        if self.sessions == self.fitted_at:
+        """True when the rules are stale: grown by a quarter, or learning ended (``final``)."""
+        if self.sessions == self.fitted_at or self.sessions < self.config.min_sessions:
             return False
         return final or self.sessions >= REFIT_GROWTH * self.fitted_at
 
@@ -198,8 +198,8 @@ class SessionModel:
                     target,
                     expected,
                     float(observed),
-                    f"has {observed} × '{ctx.template_text(target)}' where {_num(expected)} "
-                    f"were expected ({relation}), a count rule that held in {held:,} of "
+                    f"has {observed} × '{ctx.template_text(target)}' but {_num(expected)} "
+                    f"expected ({relation}), a count rule that held in {held:,} of "
                     f"{support:,} normal sessions.",
                 )
             )
@@ -397,9 +397,7 @@ def _mine_rules(
             fails = weights[active] @ broken
             for ci in np.flatnonzero(fails <= tolerance * support):
                 terms = [[ids[c], int(w)] for c, w in zip(cols, coefs[ci], strict=True)]
-                candidates.append(
-                    (k, int(np.abs(coefs[ci]).sum()), int(fails[ci]), terms, support)
-                )
+                candidates.append((k, int(np.abs(coefs[ci]).sum()), int(fails[ci]), terms, support))
     candidates.sort(key=lambda c: (c[0], c[1], c[2], c[3]))
     col = {t: i for i, t in enumerate(ids)}
     basis = np.zeros((0, len(ids)))
@@ -428,12 +426,13 @@ def _log_choose(n: int, k: int) -> float:
 
 
 def _rule_target(terms: list[list[int]]) -> tuple[int, int]:
-    """The term a rule explains: the one alone on its side (coefficient ±1 if possible)."""
-    for sign in (1, -1):
-        side = [(t, c) for t, c in terms if (c > 0) == (sign > 0)]
+    """The term a rule explains: one alone on its side, the smallest coefficient first."""
+    alone = []
+    for positive in (True, False):
+        side = [(t, c) for t, c in terms if (c > 0) == positive]
         if len(side) == 1:
-            return side[0][0], side[0][1]
-    tid, coef = terms[0]
+            alone.append(side[0])
+    tid, coef = min(alone or [tuple(terms[0])], key=lambda tc: abs(tc[1]))
     return tid, coef
 
 

@@ -1,11 +1,12 @@
 """Masking: replace the variable parts of log messages by ``<*>``, vectorized.
 
-One default rule set, no per-system regexes. A *word* is a run of ``[A-Za-z0-9_.-]``; a word
-that contains a digit is a variable (numbers, IPs, hex ids, block ids, versioned names,
-durations such as ``12ms``, dates, UUIDs, ``0x1f``, ...). Characters outside words
-(``/ : = , [ ] ( ) #`` and whitespace) stay, so ``/10.0.0.1:8080`` becomes ``/<*>:<*>`` and
-``user=42`` ``user=<*>``. Variables without digits (user names, host names) are left to the
-template miner, which generalizes any token that varies.
+One default rule set, no per-system regexes. A run of letters and digits that contains a
+digit is a variable, with its dotted tail and an optional unit: numbers, decimals, IPs and
+versions (``10.0.0.1`` -> ``<*>``), hex ids, UUID parts, block ids (``blk_-42`` ->
+``blk_<*>``), sizes and durations (``5.2 KB``, ``12ms``). Other characters stay, so
+``/10.0.0.1:8080`` becomes ``/<*>:<*>``, ``user=42`` ``user=<*>`` and ``core.2275``
+``core.<*>``. Variables without digits (user names, host names) are left to the template
+miner, which generalizes words that vary.
 
 The whole mask is one RE2 pass (``pyarrow.compute.replace_substring_regex``) over the Arrow
 array, so the cost is one linear scan of the bytes.
@@ -20,7 +21,7 @@ WILDCARD = "<*>"
 
 #: Words containing a digit, their decimal/dotted tails and an optional unit.
 MASK_PATTERN = (
-    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:\.\d+)*"
+    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
     r"(?:\s?(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)\b)?"
 )
 

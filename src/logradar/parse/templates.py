@@ -5,16 +5,26 @@ How a batch is parsed:
 1. :func:`~logradar.parse.masking.mask` replaces variables by ``<*>`` (one RE2 pass).
 2. The masked forms are dictionary-encoded (Arrow); each *unique* masked form is looked up in
    a dict of known forms. The common path is therefore per unique form, never per line.
-3. Unknown forms, in order of first appearance, go to the mining step: tokens are compared
-   with the clusters of the same token count; the most similar cluster above the similarity
-   threshold absorbs the form (differing tokens become ``<*>``), else a new cluster starts.
+3. Unknown forms, in order of first appearance, go to the mining step (Drain-like, with one
+   change). Forms are bucketed by token count and first token (``<*>`` when that is a
+   variable). Against each cluster of the bucket a form has *equal* tokens, *free*
+   differences (a wildcard or a masked token is involved: that position is a variable) and
+   *word* differences (two different plain words). A form joins the cluster with the most
+   equal tokens (at least ``SIMILARITY`` of them) that it differs from only freely. Plain
+   words are presumed constant: a position where words differ becomes a variable only once
+   ``DISTINCT_WORDS`` different words were seen there (and at most ``MAX_WORD_DIFFS`` such
+   positions at a time); until then each variant keeps its own cluster. This is what keeps
+   "Failed password for" and "Failed none for" apart, while user names still generalize.
+   When a template generalizes, clusters of its bucket that now fit it are merged into it.
 4. Line ids are taken from the final state of the batch, so one batch is always consistent.
 
 Ids are stable: every template id is assigned once, from a counter that is part of the state,
 and never reused. When a cluster's template *generalizes* (a token becomes ``<*>``), the
 cluster gets a new id; the new :class:`Template` has ``parent_id`` = the old id and the old one
-``replaced_by`` = the new id, so stored counts can be followed across the change. A template's
-``count`` includes the lines of the templates it generalized.
+``replaced_by`` = the new id; a cluster merged into another gets ``replaced_by`` as well. So
+stored counts can be followed across the change (:meth:`TemplateMiner.resolve`). A template's
+``count`` includes the lines of the templates it replaced (lines passed to ``parse``; ``match``
+counts nothing).
 
 Memory is bounded:
 
@@ -71,10 +81,12 @@ class Template:
 
 
 class _Cluster:
-    __slots__ = ("evidence", "forward", "last_used", "template_id", "tokens")
+    __slots__ = ("evidence", "forward", "key", "last_used", "template_id", "tokens")
 
     def __init__(self, tokens: list[str], template_id: int, last_used: int) -> None:
         self.tokens = tokens
+        self.key = _key(tokens)
+        """The bucket, fixed at creation: a cluster never changes length or first word."""
         self.template_id = template_id
         self.last_used = last_used
         self.forward: int | None = None
@@ -100,7 +112,7 @@ class TemplateMiner:
         self.max_templates = max_templates
         self.max_cache = max_cache
         self._clusters: list[_Cluster | None] = []
-        self._buckets: dict[int, list[int]] = {}
+        self._buckets: dict[tuple[int, str], list[int]] = {}
         self._cache: dict[str, int] = {}
         self._templates: dict[int, Template] = {}
         self._history: dict[int, Template] = {}
@@ -272,7 +284,11 @@ class TemplateMiner:
         exact: tuple[int, int] | None = None  # (equal tokens, cluster)
         near: tuple[int, int, list[int]] | None = None
         need = SIMILARITY * len(tokens)
-        for ci in self._buckets.get(len(tokens), ()):
+        key = _key(tokens)
+        candidates = self._buckets.get(key, [])
+        if key[1] != WILDCARD:
+            candidates = candidates + self._buckets.get((key[0], WILDCARD), [])
+        for ci in candidates:
             equal, words = _compare(self._clusters[ci].tokens, tokens)
             if equal < need or words is None:
                 continue
@@ -301,8 +317,9 @@ class TemplateMiner:
 
     def _add_cluster(self, tokens: list[str], t: Template) -> int:
         ci = len(self._clusters)
-        self._clusters.append(_Cluster(tokens, t.id, self._batches))
-        self._buckets.setdefault(len(tokens), []).append(ci)
+        cluster = _Cluster(tokens, t.id, self._batches)
+        self._clusters.append(cluster)
+        self._buckets.setdefault(cluster.key, []).append(ci)
         self._templates[t.id] = t
         self._active += 1
         return ci
@@ -322,7 +339,7 @@ class TemplateMiner:
         for p in [p for p, a in enumerate(merged) if a == WILDCARD]:
             cluster.evidence.pop(p, None)
         # Clusters that now fit the generalized template without word evidence join it.
-        bucket = self._buckets[len(merged)]
+        bucket = self._buckets[cluster.key]
         need = SIMILARITY * len(merged)
         for cj in list(bucket):
             other = self._clusters[cj]
@@ -371,7 +388,7 @@ class TemplateMiner:
             for _, ci in live[: self._active - self.max_templates + self.max_templates // 10]:
                 cluster = self._clusters[ci]
                 self._clusters[ci] = None
-                self._buckets[len(cluster.tokens)].remove(ci)
+                self._buckets[cluster.key].remove(ci)
                 self._templates.pop(cluster.template_id)
                 self._active -= 1
         if len(self._history) > self.max_templates:
@@ -381,6 +398,12 @@ class TemplateMiner:
             drop = len(self._cache) - self.max_cache + self.max_cache // 10
             for form in list(itertools.islice(self._cache, drop)):
                 del self._cache[form]
+
+
+def _key(tokens: list[str]) -> tuple[int, str]:
+    """Bucket of a form: its length and first token (``<*>`` if that is a variable)."""
+    first = tokens[0] if tokens and WILDCARD not in tokens[0] else WILDCARD
+    return len(tokens), first
 
 
 def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | None]:

@@ -1,0 +1,220 @@
+"""SIGKILL `logradar up` under load, restart it, count lost and duplicated lines.
+
+Each round: start `logradar up` on a data dir, 4 senders post numbered lines through the LTS
+API and remember which requests were acknowledged (2xx), the server is killed with SIGKILL at
+a random moment, restarted on the same data dir, drained and stopped gracefully. Then the
+Parquet archive is compared with what was sent:
+
+- lost       = acknowledged lines missing from the archive (target 0)
+- duplicated = lines present more than once in the archive (target 0)
+- unacked_archived = lines the server kept although the sender saw no answer (allowed)
+
+It also checks the engine resumed from its snapshot rather than from the beginning.
+
+    python benchmarks/crash_loss.py --rounds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pyarrow.dataset as ds
+
+LTS = "/v2/{p}/lts/groups/g/streams/{s}/tenant/contents".format(p="0" * 32, s="load")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`logradar up` as a subprocess."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "LOGRADAR_ARCHIVE__FLUSH_SECONDS": "0.5",
+            "LOGRADAR_ENGINE__SNAPSHOT_SECONDS": "1",
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "logradar",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(data_dir.parent / f"server-{port}.log", "wb"),
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become healthy")
+
+    def metric(self, name: str, label: str = "") -> float:
+        text = httpx.get(self.url + "/metrics", timeout=5).text
+        for line in text.splitlines():
+            if line.startswith(name) and label in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(120)
+
+
+@dataclass
+class Load:
+    acked: set[str] = field(default_factory=set)
+    sent: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def sender(url: str, sender_id: int, load: Load, batch: int) -> None:
+    n = 0
+    with httpx.Client(timeout=10) as client:
+        while not load.stop.is_set():
+            lines = [
+                f"INFO worker {sender_id} handled job seq={sender_id}-{n + i}" for i in range(batch)
+            ]
+            n += batch
+            with load.lock:
+                load.sent.update(lines)
+            body = {"log_time_ns": time.time_ns(), "contents": lines, "labels": {}}
+            try:
+                r = client.post(url + LTS, json=body)
+            except httpx.TransportError:
+                return  # the server died: this request's fate is unknown (not acknowledged)
+            if r.status_code == 200:
+                with load.lock:
+                    load.acked.update(lines)
+            elif r.status_code not in (429, 503):
+                raise RuntimeError(f"unexpected answer {r.status_code}: {r.text}")
+
+
+def drain(server: Server, timeout: float = 120) -> None:
+    """Wait until the archive and the engine have consumed everything in the tank."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lags = [
+            server.metric("logradar_consumer_lag_lines", f'consumer="{c}"')
+            for c in ("archive", "engine")
+        ]
+        if all(lag == 0 for lag in lags):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("consumers did not catch up")
+
+
+def run_round(workdir: Path, kill_after: float, senders: int = 4, batch: int = 200) -> dict:
+    data_dir = workdir / "data"
+    server = Server(data_dir, free_port())
+    load = Load()
+    threads = [
+        threading.Thread(target=sender, args=(server.url, i, load, batch)) for i in range(senders)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(kill_after)
+    server.kill()
+    load.stop.set()
+    for t in threads:
+        t.join()
+
+    restarted = Server(data_dir, free_port())
+    processed_before = (
+        json.loads((data_dir / "state" / "engine.json").read_text())["offset"]
+        if (data_dir / "state" / "engine.json").exists()
+        else -1
+    )
+    drain(restarted)
+    reprocessed = restarted.metric("logradar_lines_processed_total")
+    exit_code = restarted.stop()
+
+    archived = (
+        ds.dataset(data_dir / "archive", partitioning="hive")
+        .to_table(columns=["message"])
+        .column("message")
+        .to_pylist()
+    )
+    counts = collections.Counter(archived)
+    return {
+        "kill_after_s": round(kill_after, 2),
+        "acked": len(load.acked),
+        "archived": len(archived),
+        "lost": len(load.acked - counts.keys()),
+        "duplicated": sum(c - 1 for c in counts.values() if c > 1),
+        "unacked_archived": len(counts.keys() - load.acked),
+        "foreign": len(counts.keys() - load.sent),
+        "engine_snapshot_offset_at_kill": processed_before,
+        "engine_lines_after_restart": int(reprocessed),
+        "graceful_exit_code": exit_code,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    rounds = []
+    for i in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_round(Path(tmp), rng.uniform(1.0, 6.0), senders=args.senders)
+        print(json.dumps({"round": i, **result}), file=sys.stderr)
+        rounds.append(result)
+    print(
+        json.dumps(
+            {
+                "rounds": len(rounds),
+                "senders": args.senders,
+                "acked_lines_total": sum(r["acked"] for r in rounds),
+                "lost_total": sum(r["lost"] for r in rounds),
+                "duplicated_total": sum(r["duplicated"] for r in rounds),
+                "unacked_archived_total": sum(r["unacked_archived"] for r in rounds),
+                "machine": f"{os.cpu_count()} cores, shared",
+                "rounds_detail": rounds,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
