@@ -53,6 +53,7 @@ class Server:
             "LOGRADAR_ARCHIVE__FLUSH_SECONDS": "0.5",
             "LOGRADAR_ENGINE__SNAPSHOT_SECONDS": "1",
         }
+        self.log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (outlives)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -65,7 +66,7 @@ class Server:
                 str(port),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=open(data_dir.parent / f"server-{port}.log", "wb"),
+            stderr=self.log,
             env=env,
         )
         deadline = time.monotonic() + 60

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from logradar.config import ConfigError, load_config
@@ -38,7 +40,7 @@ def test_file_then_env_then_overrides(tmp_path, monkeypatch):
 def test_bad_values_name_the_field(tmp_path, toml, expected):
     cfg = tmp_path / "c.toml"
     cfg.write_text(toml)
-    with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         load_config(cfg)
 
 
@@ -49,5 +51,5 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_bad_environment_value(monkeypatch):
     monkeypatch.setenv("LOGRADAR_ENGINE__WINDOW_SECONDS", "soon")
-    with pytest.raises(ConfigError, match="engine.window_seconds"):
+    with pytest.raises(ConfigError, match=r"engine\.window_seconds"):
         load_config()

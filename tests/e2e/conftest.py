@@ -60,7 +60,7 @@ class UpProcess:
     def __init__(self, data_dir: Path, port: int, args: list[str], env: dict[str, str]) -> None:
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{port}"
-        self.log = open(data_dir.parent / f"up-{port}.log", "wb")
+        self.log = open(data_dir.parent / f"up-{port}.log", "wb")  # noqa: SIM115 (outlives)
         self.proc = subprocess.Popen(
             [
                 sys.executable,

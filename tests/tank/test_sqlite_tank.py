@@ -87,7 +87,7 @@ def _append_forever(path: str, ready) -> None:
     tank = SqliteTank(path)
     n = 0
     while True:
-        first, last = tank.append(batch(100, start=n))
+        _, last = tank.append(batch(100, start=n))
         n += 100
         with open(path + ".acked", "a") as f:  # written only after append returned
             f.write(f"{last}\n")
@@ -105,7 +105,8 @@ def test_acknowledged_appends_survive_sigkill(tmp_path):
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
-    acked = [int(x) for x in open(path + ".acked").read().split()]
+    with open(path + ".acked") as f:
+        acked = [int(x) for x in f.read().split()]
     tank = SqliteTank(path)
     assert tank.end_offset() >= acked[-1]
     offsets = tank.read(-1, 10**9).column("offset").to_pylist()
