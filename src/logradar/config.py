@@ -117,6 +117,11 @@ class ParserConfig(_Section):
         "default: the whole line is the message.",
     )
     max_templates: int = Field(50_000, gt=0, description="Cap on templates kept in memory.")
+    max_cache: int = Field(
+        200_000,
+        gt=0,
+        description="Cap on known masked line shapes (the fast lookup); oldest dropped first.",
+    )
 
 
 class NewPatternConfig(_Section):
@@ -298,6 +303,24 @@ class SessionsConfig(_Section):
     )
 
 
+class ParamsConfig(_Section):
+    """Odd numeric parameter values (latency, size, code) per template and token position."""
+
+    enabled: bool = True
+    severity: SeverityName = Severity.MEDIUM
+    threshold: float = Field(
+        6.0, gt=0, description="Deviations (log scale) of a value from its history to fire."
+    )
+    min_values: int = Field(200, ge=1, description="History needed before scoring.")
+    min_windows: int = Field(6, ge=1, description="Windows of history needed before scoring.")
+    min_spread: float = Field(
+        0.1, gt=0, description="Floor of the log-scale spread (a ~10% change is one unit)."
+    )
+    max_rows_per_batch: int = Field(
+        50_000, ge=1, description="Above this many lines a micro-batch is stride-sampled."
+    )
+
+
 class DetectorsConfig(_Section):
     new_pattern: NewPatternConfig = NewPatternConfig()
     frequency: FrequencyConfig = FrequencyConfig()
@@ -305,6 +328,7 @@ class DetectorsConfig(_Section):
     error_burst: ErrorBurstConfig = ErrorBurstConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
     sessions: SessionsConfig = SessionsConfig()
+    params: ParamsConfig = ParamsConfig()
 
 
 class SyslogSourceConfig(_Section):

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from logradar.config import Settings
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly, Severity
+from logradar.sources.auth import Authenticator
 from logradar.store import Store
 from logradar.web import create_app
 
@@ -25,6 +26,7 @@ class MiniPipeline:
         self.settings = settings
         self.store = store
         self.metrics = Metrics()
+        self.auth = Authenticator(settings.auth, settings.auth_enabled)
         self.status = "ok"
         self.ingested: list[pa.Table] = []
         self.gauge_refreshes = 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
 from logradar.schema import now_ns
 from logradar.store import ALL_TEMPLATES
+from logradar.web import create_app
 
 S = 10**9
 T0 = 1_709_294_400 * S  # 2024-03-01T12:00:00Z
@@ -140,3 +142,12 @@ def test_receivers_are_mounted(client, pipeline):
     )
     assert lts.json()["errorCode"] == "SVCSTG.ALS.200.200"
     assert [t.column("stream")[0].as_py() for t in pipeline.ingested] == ["app", "web"]
+
+
+def test_store_failure_is_json_500(pipeline, store):
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alerts")
+    with TestClient(create_app(pipeline), raise_server_exceptions=False) as client:
+        r = client.get("/api/v1/alerts")
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal server error"}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,6 +19,7 @@ from logradar.store import ALL_TEMPLATES
 from logradar.web import create_app
 
 S = 10**9
+W = 10 * S
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
 
@@ -40,8 +43,8 @@ def base_url(pipeline) -> Iterator[str]:
     thread.join(10)
 
 
-def dump_dom(url: str, profile: str) -> str:
-    """The DOM of ``url`` after load, as headless Chromium serializes it."""
+def dump_dom(url: str, profile: str, virtual_ms: int) -> str:
+    """The DOM of ``url`` after ``virtual_ms`` of virtual time (timers run, no waiting)."""
     if CHROMIUM is None:
         reason = "chromium is not installed (scripts/install-test-deps.sh installs it)"
         if os.environ.get("CI"):
@@ -57,6 +60,7 @@ def dump_dom(url: str, profile: str) -> str:
         "--disable-sync",
         "--no-first-run",
         f"--user-data-dir={profile}",
+        f"--virtual-time-budget={virtual_ms}",
         "--dump-dom",
         url,
     ]
@@ -65,24 +69,39 @@ def dump_dom(url: str, profile: str) -> str:
 
 
 @pytest.mark.integration
-def test_page_renders_rows_and_chart_in_chromium(base_url, store, make_anomaly, tmp_path):
-    w = 10 * S
-    t = now_ns() // w * w - 20 * w
+def test_page_renders_rows_and_chart_and_refreshes(
+    base_url, pipeline, store, make_anomaly, tmp_path, monkeypatch
+):
+    t = now_ns() // W * W - 20 * W
     store.add_window_counts(
         [
-            (s, t + i * w, t + (i + 1) * w, ALL_TEMPLATES, n + i)
+            (s, t + i * W, t + (i + 1) * W, ALL_TEMPLATES, n + i)
             for i in range(20)
             for s, n in (("web", 5), ("db", 1))
         ]
     )
     store.add_anomalies(
-        [make_anomaly("web", t + 5 * w), make_anomaly("db", t + 9 * w, examples=[PAYLOAD])]
+        [make_anomaly("web", t + 5 * W), make_anomaly("db", t + 9 * W, examples=[PAYLOAD])]
     )
-    dom = dump_dom(base_url + "/", str(tmp_path / "profile"))
-    ids = [a["id"] for a in store.list_anomalies()]
-    for anomaly_id in ids:
-        assert f'id="anomaly-{anomaly_id}"' in dom
-    assert dom.index(f'id="anomaly-{ids[0]}"') < dom.index(f'id="anomaly-{ids[1]}"')
+    renders = 0
+    health = pipeline.health
+
+    def health_then_new_anomaly() -> dict[str, Any]:
+        """Called once per page render: after the first, the 'engine' stores one more."""
+        nonlocal renders
+        renders += 1
+        if renders == 1:
+            store.add_anomalies([make_anomaly("web", t + 15 * W, kind="late_arrival")])
+        return health()
+
+    monkeypatch.setattr(pipeline, "health", health_then_new_anomaly)
+    dom = dump_dom(base_url + "/", str(tmp_path / "profile"), virtual_ms=12_000)
+
+    assert renders >= 2, "the page did not refresh itself"
+    newest_first = [a["id"] for a in store.list_anomalies()]
+    assert len(newest_first) == 3
+    assert [int(i) for i in re.findall(r'id="anomaly-(\d+)"', dom)] == newest_first
+    assert "late_arrival" in dom
     assert 'id="volume-chart"' in dom
     assert dom.count("<polyline") == 2
     assert "<title>logradar</title>" in dom  # the payload did not run

@@ -171,7 +171,7 @@ class DemoSystem:
         if flow != "login":
             if rng.random() < 0.02:
                 self._emit(t, "WARN", "auth", f"token expired user={user} request_id={rid}")
-                self._respond(t, rid, 401, path)
+                self._respond(t, rid, 401, "auth")
                 return
             scope = _SCOPES[int(rng.integers(0, 3))]
             self._emit(
@@ -179,20 +179,21 @@ class DemoSystem:
             )
             t += int(rng.integers(1, 3) * 1_000_000)
         status, t = getattr(self, f"_flow_{flow}")(t, rid, user, ip)
-        self._respond(t, rid, status, path)
+        self._respond(t, rid, status, _UPSTREAM[flow])
 
-    def _respond(self, ts: int, rid: str, status: int, path: str) -> None:
+    def _respond(self, ts: int, rid: str, status: int, upstream: str) -> None:
         rng = self.rng
         latency = max(1, int(rng.lognormal(3.2, 0.6)))
         size = int(rng.integers(120, 48_000))
         ts += latency * 1_000_000
+        if status < 500 and rng.random() < 0.02:
+            status, latency = 504, 3000
         if status >= 500:
-            upstream = "payments" if "checkout" in path or "refund" in path else "inventory"
             self._emit(
                 ts,
                 "ERROR",
                 "api-gateway",
-                f"request_id={rid} upstream {upstream} failed status={status} latency_ms={latency}",
+                f"request_id={rid} upstream={upstream} error status={status} latency_ms={latency}",
             )
         else:
             self._emit(
@@ -201,12 +202,12 @@ class DemoSystem:
                 "api-gateway",
                 f"request_id={rid} status={status} latency_ms={latency} bytes={size}",
             )
-            if latency > 250:
+            if latency > 80:
                 self._emit(
                     ts,
                     "WARN",
                     "api-gateway",
-                    f"request_id={rid} slow response latency_ms={latency} threshold_ms=250",
+                    f"request_id={rid} slow response latency_ms={latency} threshold_ms=80",
                 )
 
     # Flows: each returns (status, time of its last line) -----------------------------------
@@ -215,7 +216,7 @@ class DemoSystem:
         duration = round(float(rng.lognormal(0.8, 0.7)), 2)
         rows = int(rng.integers(0, 40)) if rows is None else rows
         conn = f"pg-{int(rng.integers(1, 21))}"
-        if duration > 40:
+        if duration > 10:
             self._emit(
                 ts,
                 "WARN",
@@ -255,14 +256,14 @@ class DemoSystem:
         sku = f"SKU-{int(rng.integers(1000, 99999))}"
         qty = int(rng.integers(1, 5))
         t = self._sql(t, "stock", 1)
-        if rng.random() < 0.006:
+        if rng.random() < 0.05:
             self._emit(
                 t,
-                "ERROR",
+                "WARN",
                 "inventory",
                 f"reservation conflict sku={sku} request_id={rid} retry=false",
             )
-            return 503, t
+            return 409, t
         wh = _WAREHOUSES[int(rng.integers(0, 3))]
         self._emit(
             t,
@@ -299,7 +300,7 @@ class DemoSystem:
         )
         provider = _PROVIDERS[int(rng.integers(0, 2))]
         latency = int(rng.lognormal(4.6, 0.5))
-        if rng.random() < 0.05:
+        if rng.random() < 0.1:
             t += latency * 1_000_000
             self._emit(
                 t,
@@ -308,27 +309,19 @@ class DemoSystem:
                 f"retrying charge txn={txn} attempt=1 reason=provider_timeout",
             )
         t += latency * 1_000_000
-        if rng.random() < 0.04:
+        if rng.random() < 0.08:
             code = ("insufficient_funds", "expired_card", "do_not_honor")[int(rng.integers(0, 3))]
             self._emit(
                 t, "WARN", "payments", f"card declined txn={txn} provider={provider} code={code}"
             )
             return 402, t
-        if rng.random() < 0.015:
-            self._emit(
-                t,
-                "ERROR",
-                "payments",
-                f"provider {provider} returned HTTP 502 txn={txn} latency_ms={latency}",
-            )
-            return 502, t
         self._emit(
             t,
             "INFO",
             "payments",
             f"charge captured txn={txn} provider={provider} latency_ms={latency}",
         )
-        if latency > 250:
+        if latency > 200:
             self._emit(
                 t,
                 "WARN",
@@ -392,6 +385,15 @@ class DemoSystem:
     def _bg_ldap(self, ts: int) -> None:
         server = f"ldap-{int(self.rng.integers(1, 3))}.internal"
         self._emit(ts, "ERROR", "auth", f"LDAP bind timeout after 5000 ms server={server}")
+
+    def _bg_webhook(self, ts: int) -> None:
+        provider = _PROVIDERS[int(self.rng.integers(0, 2))]
+        self._emit(
+            ts,
+            "ERROR",
+            "payments",
+            f"webhook delivery failed provider={provider} status=500 retry_in_s=30",
+        )
 
     def _bg_pool(self, ts: int) -> None:
         rng = self.rng
@@ -459,7 +461,7 @@ class DemoSystem:
 
     def _bg_replication(self, ts: int) -> None:
         lag = int(self.rng.lognormal(3.0, 0.8))
-        level = "WARN" if lag > 100 else "INFO"
+        level = "WARN" if lag > 50 else "INFO"
         self._emit(ts, level, "db", f"replication status replica=db-replica-1 lag_ms={lag}")
 
     _background: tuple[tuple[float, Callable[[DemoSystem, int], None]], ...] = (
@@ -467,6 +469,7 @@ class DemoSystem:
         (0.5, _bg_rate_limit),
         (1.0, _bg_session_refresh),
         (0.5, _bg_ldap),
+        (0.5, _bg_webhook),
         (1.0, _bg_pool),
         (1.0, _bg_cache),
         (0.5, _bg_replenish),
@@ -484,4 +487,11 @@ _FLOWS = (
     ("POST", "/api/v1/orders/{order}/refund", "refund"),
     ("POST", "/api/v1/login", "login"),
 )
+_UPSTREAM = {
+    "browse": "inventory",
+    "cart": "inventory",
+    "checkout": "payments",
+    "refund": "payments",
+    "login": "auth",
+}
 _FLOW_WEIGHTS = np.array([0.55, 0.2, 0.12, 0.03, 0.1])

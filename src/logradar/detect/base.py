@@ -17,6 +17,52 @@ from logradar.schema import Anomaly
 
 
 @dataclass(slots=True)
+class ParamStats:
+    """Numeric values at one token position of one template within a window.
+
+    ``log_sum``/``log_sq_sum`` are sums of ``sign(v) * log1p(|v|)`` and of its square, so
+    windows merge exactly; the examples are the raw lines holding the extreme values.
+    """
+
+    count: int
+    log_sum: float
+    log_sq_sum: float
+    max: float
+    min: float
+    max_example: str
+    min_example: str
+
+    def merge(
+        self,
+        count: int,
+        log_sum: float,
+        log_sq_sum: float,
+        vmax: float,
+        vmin: float,
+        max_example: str,
+        min_example: str,
+    ) -> None:
+        self.count += count
+        self.log_sum += log_sum
+        self.log_sq_sum += log_sq_sum
+        if vmax > self.max:
+            self.max, self.max_example = vmax, max_example
+        if vmin < self.min:
+            self.min, self.min_example = vmin, min_example
+
+    def as_list(self) -> list[float | int | str]:
+        return [
+            self.count,
+            self.log_sum,
+            self.log_sq_sum,
+            self.max,
+            self.min,
+            self.max_example,
+            self.min_example,
+        ]
+
+
+@dataclass(slots=True)
 class Window:
     """Everything observed on one stream in one closed event-time window ``[start, end)``."""
 
@@ -33,6 +79,8 @@ class Window:
     error_examples: list[str] = field(default_factory=list)
     learning: bool = False
     """True while the stream is in its learning period: anomalies get lower severity."""
+    params: dict[tuple[int, int], ParamStats] = field(default_factory=dict)
+    """Numeric token statistics per (template id, token position)."""
 
 
 @dataclass(slots=True)

@@ -20,17 +20,20 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from logradar.config import DetectorsConfig, EngineConfig, ParserConfig
-from logradar.detect.base import DetectContext, Session, Window
+from logradar.detect.base import DetectContext, ParamStats, Session, Window
 from logradar.detect.registry import build_window_detectors
 from logradar.detect.sessions import build_session_detectors
 from logradar.parse.formats import LogFormat, detect_level
 from logradar.parse.templates import TemplateMiner
 from logradar.schema import Anomaly
 
+NON_NUMERIC = r"[^0-9.\-]+"
+NUMBER = r"^-?\d+(?:\.\d+)?$"
 ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg", "severe"])
 MAX_EXAMPLES = 3
 #: A stream silent this many windows stops producing empty windows until it sends again.
@@ -44,6 +47,7 @@ class _WindowAcc:
     total: int = 0
     examples: dict[int, list[str]] = field(default_factory=dict)
     error_examples: list[str] = field(default_factory=list)
+    params: dict[tuple[int, int], ParamStats] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -82,6 +86,9 @@ class DetectionCore:
         detectors: DetectorsConfig,
         log_format: str | None = None,
     ) -> None:
+        self.params_max_rows = (
+            detectors.params.max_rows_per_batch if detectors.params.enabled else 0
+        )
         self.window_ns = int(engine.window_seconds * 1e9)
         self.lateness_ns = int(engine.allowed_lateness_seconds * 1e9)
         self.learning_ns = int(engine.learning_seconds * 1e9)
@@ -285,6 +292,77 @@ class DetectionCore:
             stats[3] = max(stats[3], tmax)
             self.dirty_templates.add(tid)
 
+        if self.params_max_rows:
+            self._accumulate_params(mapped, window)
+
+    def _accumulate_params(self, mapped: pa.Table, window: pa.ChunkedArray) -> None:
+        """Numeric tokens per (stream, window, template, position): count, sums, extremes.
+
+        Vectorized; above ``max_rows_per_batch`` lines a deterministic stride sample is used.
+        """
+        n = mapped.num_rows
+        rows = np.arange(n)
+        if n > self.params_max_rows:
+            rows = rows[:: -(-n // self.params_max_rows)]
+        pick = pa.array(rows)
+        messages = mapped.column("message").take(pick).combine_chunks()
+        tokens = pc.split_pattern_regex(messages, NON_NUMERIC)
+        flat = pc.list_flatten(tokens)
+        if len(flat) == 0:
+            return
+        parent = pc.list_parent_indices(tokens).to_numpy()
+        offsets = tokens.offsets.to_numpy()
+        position = np.arange(len(flat)) - (offsets[parent] - offsets[0])
+        numeric = pc.match_substring_regex(flat, NUMBER).to_numpy(zero_copy_only=False)
+        if not numeric.any():
+            return
+        value = pc.cast(flat.filter(pa.array(numeric)), pa.float64()).to_numpy()
+        row = rows[parent[numeric]]
+        take = pa.array(row)
+        ids = pc.take(mapped.column("template_id"), take)
+        log_value = np.sign(value) * np.log1p(np.abs(value))
+        keyed = pa.table(
+            {
+                "stream": pc.take(mapped.column("stream"), take),
+                "window": pc.take(window, take),
+                "template_id": ids,
+                "position": pa.array(position[numeric], pa.int64()),
+                "value": value,
+                "log": log_value,
+                "log2": log_value * log_value,
+                "row": row,
+            }
+        ).sort_by([("value", "descending")])
+        groups = keyed.group_by(
+            ["stream", "window", "template_id", "position"], use_threads=False
+        ).aggregate(
+            [
+                ("log", "count"),
+                ("log", "sum"),
+                ("log2", "sum"),
+                ("value", "max"),
+                ("value", "min"),
+                ("row", "first"),
+                ("row", "last"),
+            ]
+        )
+        raw = mapped.column("raw")
+        for stream, win, parser_id, pos, count, total, total2, vmax, vmin, rmax, rmin in zip(
+            *(groups.column(c).to_pylist() for c in groups.column_names), strict=True
+        ):
+            state = self.streams[stream]
+            acc = state.open.get(max(win, state.next_window))
+            if acc is None:
+                continue
+            key = (self.root_id(parser_id), pos)
+            stats = acc.params.get(key)
+            if stats is None:
+                acc.params[key] = ParamStats(
+                    count, total, total2, vmax, vmin, raw[rmax].as_py(), raw[rmin].as_py()
+                )
+            else:
+                stats.merge(count, total, total2, vmax, vmin, raw[rmax].as_py(), raw[rmin].as_py())
+
     def _add_sessions(self, mapped: pa.Table) -> None:
         with_key = mapped.filter(pc.is_valid(mapped.column("session")))
         if with_key.num_rows == 0:
@@ -376,6 +454,7 @@ class DetectionCore:
             total=acc.total,
             examples=acc.examples,
             error_examples=acc.error_examples,
+            params=acc.params,
             learning=self._learning(state, start),
         )
 
@@ -460,6 +539,7 @@ def _acc_state(a: _WindowAcc) -> dict[str, Any]:
         "total": a.total,
         "examples": {str(k): v for k, v in a.examples.items()},
         "error_examples": a.error_examples,
+        "params": [[tid, pos, *stats.as_list()] for (tid, pos), stats in a.params.items()],
     }
 
 
@@ -470,4 +550,5 @@ def _acc_from_state(d: dict[str, Any]) -> _WindowAcc:
         total=d["total"],
         examples={int(k): v for k, v in d["examples"].items()},
         error_examples=d["error_examples"],
+        params={(p[0], p[1]): ParamStats(*p[2:]) for p in d["params"]},
     )

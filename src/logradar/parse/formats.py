@@ -134,8 +134,11 @@ class LogFormat:
         return ["message", *self.fields, "ts", "level", "header_ok"]
 
     def split(self, lines: pa.Array | pa.ChunkedArray) -> pa.Table:
-        """Split lines into ``message``, header fields, ``ts``, ``level`` and ``header_ok``."""
-        lines = _strings(lines)
+        """Split lines into ``message``, header fields, ``ts``, ``level`` and ``header_ok``.
+
+        Trailing whitespace (including ``\r``) is removed first.
+        """
+        lines = pc.utf8_rtrim_whitespace(_strings(lines))
         if self.kind == "line":
             ok = pc.is_valid(lines)
             return self._table(lines, {}, pa.nulls(len(lines), TIMESTAMP), None, ok)

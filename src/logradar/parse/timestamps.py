@@ -101,7 +101,20 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray, layout: str | None = No
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
     values = pc.utf8_trim_whitespace(values)
-    name = layout or infer_layout(values)
+    if layout is not None:
+        return _parse(values, layout)
+    parsed = _parse(values, infer_layout(values))
+    # Mixed columns (e.g. JSON with both epochs and ISO strings): fill in with other layouts.
+    for other in _LAYOUTS:
+        if parsed.null_count == values.null_count:
+            break
+        rest = pc.if_else(pc.is_null(parsed), values, pa.scalar(None, pa.string()))
+        if pc.any(pc.match_substring_regex(rest, other.pattern)).as_py():
+            parsed = pc.coalesce(parsed, _parse(rest, other.name))
+    return parsed
+
+
+def _parse(values: pa.Array, name: str | None) -> pa.Array:
     chosen = next((lay for lay in _LAYOUTS if lay.name == name), None)
     if chosen is None:
         return pa.nulls(len(values), TIMESTAMP)

@@ -1,0 +1,96 @@
+"""Odd parameter values, through the engine core (vectorized extraction) and on its own."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from logradar.config import ParamsConfig, load_config
+from logradar.detect.params import ParamsDetector
+from logradar.engine.core import DetectionCore
+from logradar.schema import RECORD_SCHEMA, TIMESTAMP
+
+SECOND = 1_000_000_000
+T0 = 1_764_075_600 * SECOND
+
+
+def core() -> DetectionCore:
+    s = load_config(
+        engine={"window_seconds": 10, "learning_seconds": 60, "allowed_lateness_seconds": 0}
+    )
+    c = DetectionCore(s.engine, s.parser, s.detectors)
+    c.window_detectors = [d for d in c.window_detectors if d.name == "params"] or [
+        ParamsDetector(s.detectors.params)
+    ]
+    return c
+
+
+def traffic(rng, seconds: int, odd_at: int | None = None) -> pa.Table:
+    """~5 lines/s of a request log with log-normal latency, a counter and a status code."""
+    messages, ts = [], []
+    seq = 0
+    for sec in range(seconds):
+        for k in range(5):
+            latency = int(rng.lognormal(np.log(25), 0.3))
+            if odd_at is not None and sec == odd_at and k == 0:
+                latency = 4800
+            seq += 1
+            messages.append(f"GET /api/orders 200 took {latency} ms seq {seq}")
+            ts.append(T0 + sec * SECOND + k * 100_000_000)
+    n = len(messages)
+    return pa.table(
+        [
+            pa.array(range(n), pa.int64()),
+            pa.array(["api"] * n),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.string()),
+            pa.array(messages),
+        ],
+        schema=RECORD_SCHEMA,
+    )
+
+
+def run(c: DetectionCore, table: pa.Table, batch: int = 500):
+    found = []
+    for i in range(0, table.num_rows, batch):
+        found += c.process(table.slice(i, batch), None).anomalies
+    return found + c.finish().anomalies
+
+
+def test_fires_on_one_odd_latency_and_names_it():
+    found = run(core(), traffic(np.random.default_rng(1), 1800, odd_at=1500))
+    odd = [a for a in found if a.kind == "odd_value"]
+    assert len(odd) == 1, [a.explanation for a in found]
+    a = odd[0]
+    assert a.observed == 4800
+    assert 15 < a.expected < 40
+    assert "took 4800 ms" in a.examples[0]
+    assert "4800" in a.explanation and "above" in a.explanation
+    assert (a.start - T0) // SECOND == 1500
+
+
+def test_quiet_on_two_hours_of_normal_traffic_and_skips_counters():
+    found = run(core(), traffic(np.random.default_rng(2), 7200))
+    assert [a.explanation for a in found if a.kind == "odd_value"] == []
+
+
+def test_state_restore_gives_the_same_result():
+    table = traffic(np.random.default_rng(3), 1800, odd_at=1700)
+    expected = [a.to_dict() for a in run(core(), table)]
+    first = core()
+    head = []
+    for i in range(0, 4000, 500):
+        head += first.process(table.slice(i, 500), None).anomalies
+    second = core()
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    rest = run(second, table.slice(4000))
+    assert [a.to_dict() for a in head + rest] == expected
+
+
+def test_learning_lowers_severity():
+    cfg = ParamsConfig()
+    assert ParamsDetector(cfg).cfg.severity.lower() < cfg.severity
