@@ -48,12 +48,13 @@ class Server:
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        self.log_path = data_dir.parent / f"server-{port}.log"
         env = {
             **os.environ,
             "LOGRADAR_ARCHIVE__FLUSH_SECONDS": "0.5",
             "LOGRADAR_ENGINE__SNAPSHOT_SECONDS": "1",
         }
-        self.log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (outlives)
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (outlives the constructor)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -72,7 +73,8 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                log = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{log}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
