@@ -349,6 +349,9 @@ class TailSourceConfig(_Section):
     paths: list[str] = Field(default_factory=list, description="Files or glob patterns.")
     stream: str = "files"
     poll_seconds: float = Field(0.5, gt=0)
+    read_from: Literal["beginning", "end"] = Field(
+        "beginning", description="Where to start in files found at the first start (no state)."
+    )
 
 
 class LtsPullSourceConfig(_Section):
@@ -360,9 +363,34 @@ class LtsPullSourceConfig(_Section):
     log_group_id: str = ""
     log_stream_id: str = ""
     access_key: str = ""
-    secret_key: str = ""
+    secret_key: SecretStr = Field(SecretStr(""), description="Never logged.")
     stream: str | None = Field(None, description="logradar stream name; default the stream id.")
     poll_seconds: float = Field(5.0, gt=0)
+    limit: int = Field(1000, ge=1, le=5000, description="Lines per query page (LTS allows 5000).")
+    delay_seconds: float = Field(
+        10.0, ge=0, description="Query up to this long before now: LTS indexes with a delay."
+    )
+    overlap_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Re-query this much before the last window for late lines; lines already "
+        "ingested are recognized by line_num and skipped.",
+    )
+    backfill_seconds: float = Field(
+        0.0, ge=0, description="At the very first start, also fetch this much history."
+    )
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class LokiSourceConfig(_Section):
+    """Loki push receiver (``POST /loki/api/v1/push``): which label names the stream."""
+
+    stream_labels: list[str] = Field(
+        default_factory=lambda: ["service_name", "job", "app"],
+        description="Labels tried in order; the first present names the logradar stream "
+        "(invalid characters become '_').",
+    )
+    default_stream: str = Field("loki", description="Stream when none of those labels is set.")
 
 
 class SourcesConfig(_Section):
@@ -371,6 +399,7 @@ class SourcesConfig(_Section):
     syslog: SyslogSourceConfig = SyslogSourceConfig()
     tail: TailSourceConfig = TailSourceConfig()
     lts_pull: LtsPullSourceConfig = LtsPullSourceConfig()
+    loki: LokiSourceConfig = LokiSourceConfig()
 
 
 class TokenConfig(_Section):

@@ -19,7 +19,10 @@ def test_defaults_and_derived_paths(tmp_path):
 
 def test_file_then_env_then_overrides(tmp_path, monkeypatch):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[alerts]\nmin_severity = "low"\n')
+    cfg.write_text(
+        '[server]\nport = 9000\nhost = "0.0.0.0"\n[alerts]\nmin_severity = "low"\n'
+        "[auth]\nenabled = false\n"
+    )
     monkeypatch.setenv("LOGRADAR_SERVER__PORT", "9100")
     s = load_config(cfg, server={"host": None})
     assert (s.server.host, s.server.port) == ("0.0.0.0", 9100)

@@ -41,7 +41,6 @@ _LINES_PER_REQUEST = 5.05
 _BACKGROUND_PER_SECOND = 9.5
 """Lines per second that do not belong to a request."""
 
-_TABLES = ("orders", "order_items", "products", "stock", "users", "sessions", "payments")
 _WAREHOUSES = ("ams", "fra", "dub")
 _PROVIDERS = ("stripe", "adyen")
 _CURRENCIES = ("EUR", "USD", "GBP")
@@ -171,7 +170,7 @@ class DemoSystem:
         if flow != "login":
             if rng.random() < 0.02:
                 self._emit(t, "WARN", "auth", f"token expired user={user} request_id={rid}")
-                self._respond(t, rid, 401, "auth")
+                self._respond(t, rid, 401, _AUTH_ADDRESS)
                 return
             scope = _SCOPES[int(rng.integers(0, 3))]
             self._emit(
@@ -182,6 +181,7 @@ class DemoSystem:
         self._respond(t, rid, status, _UPSTREAM[flow])
 
     def _respond(self, ts: int, rid: str, status: int, upstream: str) -> None:
+        """The gateway's answer line (``upstream`` is the address it forwarded to)."""
         rng = self.rng
         latency = max(1, int(rng.lognormal(3.2, 0.6)))
         size = int(rng.integers(120, 48_000))
@@ -221,7 +221,7 @@ class DemoSystem:
                 ts,
                 "WARN",
                 "db",
-                f"slow query duration_ms={duration} table={table} conn={conn} plan=seq_scan",
+                f"slow query duration_ms={duration} conn={conn} plan=seq_scan",
             )
         else:
             self._emit(
@@ -310,10 +310,8 @@ class DemoSystem:
             )
         t += latency * 1_000_000
         if rng.random() < 0.08:
-            code = ("insufficient_funds", "expired_card", "do_not_honor")[int(rng.integers(0, 3))]
-            self._emit(
-                t, "WARN", "payments", f"card declined txn={txn} provider={provider} code={code}"
-            )
+            code = ("05", "51", "54")[int(rng.integers(0, 3))]
+            self._emit(t, "WARN", "payments", f"card declined txn={txn} code={code}")
             return 402, t
         self._emit(
             t,
@@ -326,7 +324,7 @@ class DemoSystem:
                 t,
                 "WARN",
                 "payments",
-                f"provider {provider} slow response latency_ms={latency} txn={txn}",
+                f"slow provider response latency_ms={latency} txn={txn}",
             )
         t = self._sql(t, "payments", 1)
         return 201, t
@@ -387,12 +385,12 @@ class DemoSystem:
         self._emit(ts, "ERROR", "auth", f"LDAP bind timeout after 5000 ms server={server}")
 
     def _bg_webhook(self, ts: int) -> None:
-        provider = _PROVIDERS[int(self.rng.integers(0, 2))]
+        hook = f"wh_{int(self.rng.integers(0, 2**32)):08x}"
         self._emit(
             ts,
             "ERROR",
             "payments",
-            f"webhook delivery failed provider={provider} status=500 retry_in_s=30",
+            f"webhook delivery failed id={hook} status=500 retry_in_s=30",
         )
 
     def _bg_pool(self, ts: int) -> None:
@@ -418,7 +416,7 @@ class DemoSystem:
     def _bg_replenish(self, ts: int) -> None:
         rng = self.rng
         sku = f"SKU-{int(rng.integers(1000, 99999))}"
-        supplier = ("acme", "globex", "initech")[int(rng.integers(0, 3))]
+        supplier = f"SUP-{int(rng.integers(100, 140))}"
         qty = int(rng.integers(50, 500))
         self._emit(
             ts,
@@ -440,23 +438,23 @@ class DemoSystem:
 
     def _bg_autovacuum(self, ts: int) -> None:
         rng = self.rng
-        table = _TABLES[int(rng.integers(0, len(_TABLES)))]
+        oid = 16384 + int(rng.integers(0, 40))
         removed, remain = int(rng.integers(0, 9000)), int(rng.integers(1000, 10**6))
         self._emit(
             ts,
             "INFO",
             "db",
-            f"automatic vacuum table=shop.public.{table} removed={removed} remain={remain}",
+            f"automatic vacuum relid={oid} removed={removed} remain={remain}",
         )
 
     def _bg_deadlock(self, ts: int) -> None:
         rng = self.rng
-        table = _TABLES[int(rng.integers(0, len(_TABLES)))]
+        pid, oid = int(rng.integers(1000, 60000)), 16384 + int(rng.integers(0, 40))
         self._emit(
             ts,
             "ERROR",
             "db",
-            f"deadlock detected pid={int(rng.integers(1000, 60000))} table={table} action=rollback",
+            f"deadlock detected pid={pid} relid={oid} action=rollback",
         )
 
     def _bg_replication(self, ts: int) -> None:
@@ -487,11 +485,13 @@ _FLOWS = (
     ("POST", "/api/v1/orders/{order}/refund", "refund"),
     ("POST", "/api/v1/login", "login"),
 )
+_AUTH_ADDRESS = "10.0.3.7:9000"
 _UPSTREAM = {
-    "browse": "inventory",
-    "cart": "inventory",
-    "checkout": "payments",
-    "refund": "payments",
-    "login": "auth",
+    "browse": "10.0.4.21:8080",
+    "cart": "10.0.4.21:8080",
+    "checkout": "10.0.5.13:8443",
+    "refund": "10.0.5.13:8443",
+    "login": _AUTH_ADDRESS,
 }
+"""Address of the service behind each flow, as the gateway logs it."""
 _FLOW_WEIGHTS = np.array([0.55, 0.2, 0.12, 0.03, 0.1])

@@ -1,14 +1,17 @@
-"""Multivariate: a window whose *mix* of templates is unusual, even if no count is extreme.
+"""Multivariate: a window whose *mix* of lines is unusual, even if no single count is extreme.
 
 Each stream gets a fixed feature map once ``min_windows`` windows are seen: its ``top_k``
-templates by count, plus ``other`` (all remaining lines), ``total`` and ``errors``; a window
-becomes the ``log1p`` of those counts. A scikit-learn :class:`~sklearn.ensemble.IsolationForest`
-is fitted on the recent windows (at most ``max_train``) and refitted every ``refit_every``
-windows. The threshold is set from the training data itself, without a contamination guess:
-the ``quantile`` of the training anomaly scores plus ``margin``, so normal data rarely fires.
-Windows that fire are not used for training. The explanation names the features that are
-furthest from their training median. The state holds the training matrix, not a pickled
-model: loading refits the forest with the same ``random_state``, which gives the same model.
+templates by count (among those averaging ``min_mean`` lines per window), plus all other lines
+and the error lines. A window becomes the log share of each, ``log1p(count) - log1p(total)``:
+the total enters as the normaliser, not as a feature of its own, because the raw level drifts
+with the daily cycle beyond any recent training range (and the frequency detector judges it
+with seasonality). A scikit-learn :class:`~sklearn.ensemble.IsolationForest` is fitted on the
+recent windows (at most ``max_train``) and refitted every ``refit_every`` windows. The
+threshold comes from the training data, without a contamination guess: the ``quantile`` of
+the training anomaly scores plus ``margin``. Windows that fire are not trained on. The
+explanation names the features furthest from their training median; ``expected`` is the
+threshold and ``observed`` the window's score. The state holds the training matrix, not a
+pickled model: loading refits the forest with the same ``random_state``, i.e. the same model.
 
 >>> import numpy as np
 >>> from logradar.config import MultivariateConfig
@@ -35,7 +38,7 @@ from logradar.config import MultivariateConfig
 from logradar.detect.base import DetectContext, Window
 from logradar.schema import Anomaly
 
-EXTRA_FEATURES = ("other", "total", "errors")
+EXTRA_FEATURES = ("other lines", "error lines")
 
 
 class StreamModel:
@@ -56,10 +59,15 @@ class StreamModel:
         self.median = np.zeros(0)
         self.spread = np.zeros(0)
 
-    def row(self, counts: dict[int, int], total: int, errors: int) -> list[float]:
+    def raw(self, counts: dict[int, int], total: int, errors: int) -> list[int]:
+        """Counts per feature: the feature templates, the other lines, the error lines."""
         assert self.features is not None
         picked = [counts.get(t, 0) for t in self.features]
-        return np.log1p([*picked, max(0, total - sum(picked)), total, errors]).tolist()
+        return [*picked, max(0, total - sum(picked)), errors]
+
+    def row(self, counts: dict[int, int], total: int, errors: int) -> list[float]:
+        """Feature vector: the log share ``log1p(count) - log1p(total)`` of each feature."""
+        return (np.log1p(self.raw(counts, total, errors)) - np.log1p(total)).tolist()
 
     def add(self, window: Window) -> None:
         """Learn one (not anomalous) window; fit or refit when due."""
@@ -99,7 +107,9 @@ class StreamModel:
             n_estimators=cfg.n_estimators, random_state=cfg.random_state
         ).fit(x)
         scores = -self.forest.score_samples(x)
-        self.threshold = float(np.quantile(scores, cfg.quantile)) + cfg.margin
+        # a window far outside the training range scores like the most extreme training
+        # window (the trees split within the training range), so never above the maximum
+        self.threshold = min(float(np.quantile(scores, cfg.quantile)) + cfg.margin, scores.max())
         self.median = np.median(x, axis=0)
         mad = np.median(np.abs(x - self.median), axis=0)
         self.spread = 1.4826 * mad + 0.1  # +0.1 (log1p units): constant features still rank
@@ -145,7 +155,7 @@ class MultivariateDetector:
         if model.forest is not None:
             row = model.row(window.counts, window.total, window.errors)
             score = model.score(row)
-            if score > model.threshold:
+            if score >= model.threshold:
                 out.append(self._anomaly(window, ctx, model, row, score))
         if not out:
             model.add(window)
@@ -168,8 +178,11 @@ class MultivariateDetector:
             else EXTRA_FEATURES[i - len(model.features)]
             for i in top
         ]
+        raw = model.raw(window.counts, window.total, window.errors)
+        total = max(1, window.total)
         parts = [
-            f"{name} {np.expm1(row[i]):.0f} vs usual {np.expm1(model.median[i]):.3g}"
+            f"{name} {raw[i] / total:.0%} of lines vs usually about "
+            f"{min(1.0, np.exp(model.median[i])):.0%}"
             for name, i in zip(names, top, strict=True)
         ]
         tids = [model.features[i] for i in top if i < len(model.features)]

@@ -1,0 +1,226 @@
+"""Grafana Loki push API ``POST /loki/api/v1/push``, as Promtail, Alloy, Fluent Bit, Vector send.
+
+- ``Content-Type: application/json``:
+  ``{"streams": [{"stream": {labels}, "values": [["<unix ns>", "line", {metadata}?], ...]}]}``
+- anything else (``application/x-protobuf``): a snappy block-compressed ``logproto.PushRequest``
+  whose stream labels are a selector string such as ``{job="api", host="web-1"}``.
+
+Stream labels, plus per-line structured metadata, become the line's ``labels``. The first of
+``sources.loki.stream_labels`` present names the logradar stream (else
+``sources.loki.default_stream``); ``host``/``hostname`` labels fill ``host``. Like Loki the
+answer is 204 with no body, and errors are a plain-text reason. The whole push is validated
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import cramjam
+import pyarrow as pa
+from google.protobuf.message import DecodeError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from logradar.config import LokiSourceConfig
+from logradar.schema import INGEST_SCHEMA, ingest_table, now_ns
+from logradar.sources.common import IngestError, decode_text, ingest, pipeline_of, read_body
+from logradar.sources.proto.logproto import PushRequest
+
+HOST_LABELS = ("host", "hostname", "host_name")
+_INVALID_STREAM_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_LABEL_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+
+def stream_name_from(value: str, default: str) -> str:
+    """``value`` made into a valid stream name (invalid runs become ``_``), else ``default``."""
+    name = _INVALID_STREAM_CHARS.sub("_", value).lstrip(".-")
+    name = re.sub(r"\.{2,}", ".", name)[:128]
+    return name or default
+
+
+def clean_text(value: str) -> str:
+    """``value`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """One ingest batch from per-stream batches (empty when there are none)."""
+    return pa.concat_tables(tables) if tables else INGEST_SCHEMA.empty_table()
+
+
+def parse_selector(text: str) -> dict[str, str]:
+    """Labels from a Prometheus selector string: ``{job="api", host="web-1"}``."""
+    inner = text.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        raise ValueError(f"labels {text[:80]!r} are not a '{{name=\"value\", ...}}' selector")
+    inner = inner[1:-1].strip()
+    labels: dict[str, str] = {}
+    pos = 0
+    while pos < len(inner):
+        m = _LABEL_PAIR.match(inner, pos)
+        if m is None:
+            raise ValueError(f"cannot parse labels {text[:80]!r} at character {pos + 1}")
+        try:
+            value = json.loads(f'"{m.group(2)}"')
+        except json.JSONDecodeError:
+            value = m.group(2)
+        labels[m.group(1)] = clean_text(value)
+        pos = m.end()
+    return labels
+
+
+class _Push:
+    """Collects the lines of one push, one batch per Loki stream."""
+
+    def __init__(self, cfg: LokiSourceConfig) -> None:
+        self.cfg = cfg
+        self.default = stream_name_from(cfg.default_stream, "loki")
+        self.received = now_ns()
+        self.tables: list[pa.Table] = []
+
+    def stream_of(self, labels: dict[str, str]) -> str:
+        for name in self.cfg.stream_labels:
+            if labels.get(name):
+                return stream_name_from(labels[name], self.default)
+        return self.default
+
+    def add(
+        self,
+        labels: dict[str, str],
+        messages: list[str],
+        ts: list[int],
+        metadata: list[dict[str, str] | None],
+    ) -> None:
+        if not messages:
+            return
+        encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
+        per_line = [
+            json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False) if meta else encoded
+            for meta in metadata
+        ]
+        host = next((labels[k] for k in HOST_LABELS if labels.get(k)), None)
+        self.tables.append(
+            ingest_table(
+                self.stream_of(labels),
+                messages,
+                ts,
+                host=host,
+                labels=per_line,
+                ingest_ns=self.received,
+            )
+        )
+
+
+def _ns(value: Any, where: str) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        ns = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        ns = value
+    else:
+        raise IngestError(400, f"{where}: timestamp must be a string of unix nanoseconds")
+    if ns >= 2**63:
+        raise IngestError(400, f"{where}: timestamp {value} is out of range")
+    return ns
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise IngestError(400, f"{where}: must be an object of string values")
+    return {clean_text(k): clean_text(v) for k, v in value.items()}
+
+
+def _from_json(body: bytes, push: _Push) -> None:
+    try:
+        doc = json.loads(decode_text(body))
+    except json.JSONDecodeError as e:
+        raise IngestError(400, f"invalid JSON push: {e.msg} at character {e.pos}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("streams", []), list):
+        raise IngestError(400, 'invalid JSON push: expected {"streams": [...]}')
+    for i, stream in enumerate(doc.get("streams", [])):
+        where = f"streams[{i}]"
+        if not isinstance(stream, dict):
+            raise IngestError(400, f"{where}: must be an object")
+        labels = _string_map(stream.get("stream", {}), f"{where}.stream")
+        values = stream.get("values", [])
+        if not isinstance(values, list):
+            raise IngestError(400, f"{where}.values: must be an array")
+        messages: list[str] = []
+        ts: list[int] = []
+        metadata: list[dict[str, str] | None] = []
+        for j, entry in enumerate(values):
+            at = f"{where}.values[{j}]"
+            if not isinstance(entry, list) or len(entry) not in (2, 3):
+                raise IngestError(400, f"{at}: must be [timestamp, line] or [ts, line, metadata]")
+            if not isinstance(entry[1], str):
+                raise IngestError(400, f"{at}: the log line must be a string")
+            ts.append(_ns(entry[0], at))
+            messages.append(clean_text(entry[1]))
+            metadata.append(_string_map(entry[2], f"{at}[2]") if len(entry) == 3 else None)
+        push.add(labels, messages, ts, metadata)
+
+
+def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
+    try:
+        size = cramjam.snappy.decompress_raw_len(body)
+    except cramjam.DecompressionError as e:
+        raise IngestError(400, f"body is not snappy-compressed protobuf: {e}") from None
+    if size > limit:
+        raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
+    try:
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+        request = PushRequest.FromString(raw)
+    except (cramjam.DecompressionError, DecodeError) as e:
+        raise IngestError(400, f"invalid protobuf push: {e}") from None
+    for i, stream in enumerate(request.streams):
+        try:
+            labels = parse_selector(decode_text(stream.labels))
+        except ValueError as e:
+            raise IngestError(400, f"streams[{i}]: {e}") from None
+        ts: list[int] = []
+        for j, entry in enumerate(stream.entries):
+            ns = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
+            if not 0 <= ns < 2**63:
+                raise IngestError(400, f"streams[{i}].entries[{j}]: timestamp is out of range")
+            ts.append(ns)
+        messages = [decode_text(e.line) for e in stream.entries]
+        metadata = [
+            {decode_text(p.name): decode_text(p.value) for p in e.structuredMetadata} or None
+            for e in stream.entries
+        ]
+        push.add(labels, messages, ts, metadata)
+
+
+async def push(request: Request) -> Response:
+    try:
+        pipeline = pipeline_of(request)
+        limit = pipeline.settings.server.max_body_bytes
+        if request.headers.get("content-encoding", "").strip().lower() == "snappy":
+            request = _without_content_encoding(request)
+        body = await read_body(request, limit)
+        collected = _Push(pipeline.settings.sources.loki)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            _from_json(body, collected)
+        else:
+            _from_protobuf(body, collected, limit)
+        await ingest(request, concat(collected.tables), "loki")
+    except IngestError as e:
+        return PlainTextResponse(e.reason + "\n", e.status, headers=e.headers)
+    return Response(status_code=204)
+
+
+def _without_content_encoding(request: Request) -> Request:
+    """The same request minus ``Content-Encoding: snappy`` (protobuf pushes are always snappy)."""
+    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"content-encoding"]
+    return Request({**request.scope, "headers": headers}, request.receive)
+
+
+routes = [Route("/loki/api/v1/push", push, methods=["POST"])]
