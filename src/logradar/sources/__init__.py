@@ -7,6 +7,6 @@ from starlette.routing import BaseRoute
 
 def http_routes() -> list[BaseRoute]:
     """Every HTTP receiver's routes, mounted by the web app."""
-    from logradar.sources import lts, ndjson
+    from logradar.sources import elastic, loki, lts, ndjson, otlp
 
-    return [*lts.routes, *ndjson.routes]
+    return [*lts.routes, *ndjson.routes, *loki.routes, *otlp.routes, *elastic.routes]

@@ -60,8 +60,8 @@ def sign(
 ) -> dict[str, str]:
     """Return ``headers`` plus ``Host``, ``X-Sdk-Date`` and ``Authorization`` for the request.
 
-    Send exactly these headers (and no other header the client would add later that is not
-    listed in ``SignedHeaders`` is a problem: the server only checks the signed ones).
+    Send these headers as they are: the server recomputes the signature over the headers
+    listed in ``SignedHeaders`` (headers the HTTP client adds later are not signed).
     """
     parts = urlsplit(url)
     out = dict(headers)
@@ -69,5 +69,7 @@ def sign(
     out[DATE_HEADER] = (now or datetime.now(UTC)).strftime(DATE_FORMAT)
     canonical, signed = canonical_request(method, parts.path or "/", parts.query, out, body)
     sig = signature(secret_key, out[DATE_HEADER], canonical)
-    out["Authorization"] = f"{ALGORITHM} Access={access_key}, SignedHeaders={signed}, Signature={sig}"
+    out["Authorization"] = (
+        f"{ALGORITHM} Access={access_key}, SignedHeaders={signed}, Signature={sig}"
+    )
     return out

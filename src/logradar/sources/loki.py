@@ -142,6 +142,8 @@ def _from_json(body: bytes, push: _Push) -> None:
         doc = json.loads(decode_text(body))
     except json.JSONDecodeError as e:
         raise IngestError(400, f"invalid JSON push: {e.msg} at character {e.pos}") from None
+    except RecursionError:
+        raise IngestError(400, "invalid JSON push: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("streams", []), list):
         raise IngestError(400, 'invalid JSON push: expected {"streams": [...]}')
     for i, stream in enumerate(doc.get("streams", [])):

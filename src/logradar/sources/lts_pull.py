@@ -163,7 +163,7 @@ class LtsPullSource:
                 break
             body["line_num"] = str(logs[-1]["line_num"])
             body["search_type"] = "forwards"
-        else:
+        else:  # stopped part-way: the cursor stays, the next start re-queries the window
             return ingested
         self.cursor_ms = end
         keep_after = end - int(self.cfg.overlap_seconds * 1000)
@@ -192,7 +192,7 @@ class LtsPullSource:
         try:
             logs = response.json().get("logs") or []
         except (ValueError, AttributeError):
-            raise LtsQueryError(f"LTS answer is not the expected JSON: {response.text[:200]}")
+            raise LtsQueryError(f"LTS answer is not JSON: {response.text[:200]}") from None
         if not all(isinstance(item, dict) and "line_num" in item for item in logs):
             raise LtsQueryError("LTS answer has log entries without line_num")
         return logs

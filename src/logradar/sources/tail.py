@@ -299,9 +299,7 @@ def follow(
                 break
             tailer.commit(chunk)
         tailer.save()
-        if drain_until is not None and (
-            failure or not chunks or time.monotonic() > drain_until
-        ):
+        if drain_until is not None and (failure or not chunks or time.monotonic() > drain_until):
             tailer.close()
             return
         if failure is not None:

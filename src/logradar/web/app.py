@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from logradar.sources import lts, ndjson
+from logradar.sources import http_routes
 from logradar.web import api, ops, ui
 from logradar.web.params import QueryError
 
@@ -36,7 +36,7 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(pipeline: Pipeline) -> Starlette:
     """The app serving ``pipeline`` (handlers find it at ``request.app.state.pipeline``)."""
     app = Starlette(
-        routes=[*lts.routes, *ndjson.routes, *api.routes, *ops.routes, *ui.routes],
+        routes=[*http_routes(), *api.routes, *ops.routes, *ui.routes],
         exception_handlers={
             HTTPException: _http_error,
             QueryError: _query_error,
