@@ -299,7 +299,7 @@ class SessionsConfig(_Section):
         description="A transition at or below this probability is surprising (0: never seen).",
     )
     learn_online: bool = Field(
-        False, description="After the learning period, keep learning from sessions judged normal."
+        True, description="After the learning period, keep learning from sessions judged normal."
     )
 
 
@@ -465,6 +465,27 @@ class AlertsConfig(_Section):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
+class FeedbackConfig(_Section):
+    """Operator feedback: anomalies marked expected, mutes, and automatic baselining."""
+
+    visibility_days: float = Field(
+        21.0,
+        gt=0,
+        description="Open anomalies detected longer ago than this are baselined: treated as "
+        "expected from then on (as CloudWatch Logs does).",
+    )
+    baseline_check_seconds: float = Field(
+        60.0, gt=0, description="How often the engine looks for anomalies to baseline."
+    )
+    magnitude_factor: float | None = Field(
+        2.0,
+        ge=1,
+        description="A later anomaly like an expected one (same detector, kind, stream and "
+        "template) is expected only if it deviates at most this many times as much "
+        "(log-ratio of observed to expected); None: whatever its size.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration of one logradar process."""
 
@@ -488,6 +509,7 @@ class Settings(BaseSettings):
     detectors: DetectorsConfig = DetectorsConfig()
     store: StoreConfig = StoreConfig()
     alerts: AlertsConfig = AlertsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
     @field_validator("data_dir")
     @classmethod

@@ -110,11 +110,11 @@ class SessionModel:
             nexts = self.grams.setdefault(ctx, {})
             nexts[nxt] = nexts.get(nxt, 0) + 1
 
-    def needs_fit(self, final: bool) -> bool:
-        """True when the rules are stale: grown by a quarter, or learning ended (``final``)."""
+    def needs_fit(self, learning_ended: bool) -> bool:
+        """True when the rules are stale: grown by a quarter, or learning just ended."""
         if self.sessions == self.fitted_at or self.sessions < self.config.min_sessions:
             return False
-        return final or self.sessions >= REFIT_GROWTH * self.fitted_at
+        return learning_ended or self.sessions >= REFIT_GROWTH * self.fitted_at
 
     def fit(self) -> None:
         """Mine the count rules and exclusive pairs from the learned count vectors."""
@@ -296,10 +296,14 @@ class SessionDetector:
     def __init__(self, config: SessionsConfig | None = None) -> None:
         self.config = config or SessionsConfig()
         self.model = SessionModel(self.config)
+        self._learning = False
+        """Whether the previous session was a learning one (to refit when learning ends)."""
 
     def observe_session(self, session: Session, ctx: DetectContext) -> list[Anomaly]:
         model = self.model
-        if model.needs_fit(final=not session.learning):
+        learning_ended = self._learning and not session.learning
+        self._learning = session.learning
+        if model.needs_fit(learning_ended):
             model.fit()
         findings: list[Finding] = []
         if session.events and model.sessions >= self.config.min_sessions:
@@ -334,10 +338,11 @@ class SessionDetector:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return self.model.state_dict()
+        return {"learning": self._learning, "model": self.model.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state)
+        self._learning = state["learning"]
+        self.model.load_state_dict(state["model"])
 
 
 def build_session_detectors(cfg: DetectorsConfig) -> list[SessionDetector]:

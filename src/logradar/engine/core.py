@@ -265,8 +265,13 @@ class DetectionCore:
         )
         raw = mapped.column("raw")
         self._learn_roots(pc.unique(groups.column("template_id")).to_pylist())
-        for stream, win, parser_id, n, errs, first, last, tmin, tmax in zip(
-            *(groups.column(c).to_pylist() for c in groups.column_names), strict=True
+        first_lines = raw.take(groups.column("row_min")).to_pylist()
+        last_lines = raw.take(groups.column("row_max")).to_pylist()
+        for stream, win, parser_id, n, errs, first, last, tmin, tmax, first_line, last_line in zip(
+            *(groups.column(c).to_pylist() for c in groups.column_names),
+            first_lines,
+            last_lines,
+            strict=True,
         ):
             tid = self.root_id(parser_id)
             state = self.streams.get(stream)
@@ -280,11 +285,11 @@ class DetectionCore:
             acc.total += n
             acc.errors += errs
             examples = acc.examples.setdefault(tid, [])
-            for row in (first, last) if first != last else (first,):
+            for line in (first_line, last_line) if first != last else (first_line,):
                 if len(examples) < MAX_EXAMPLES:
-                    examples.append(raw[row].as_py())
+                    examples.append(line)
             if errs and len(acc.error_examples) < MAX_EXAMPLES:
-                acc.error_examples.append(raw[first].as_py())
+                acc.error_examples.append(first_line)
             stats = self.template_stats.setdefault(tid, [0, 0, tmin, tmax])
             stats[0] += n
             stats[1] += errs
@@ -347,8 +352,13 @@ class DetectionCore:
             ]
         )
         raw = mapped.column("raw")
-        for stream, win, parser_id, pos, count, total, total2, vmax, vmin, rmax, rmin in zip(
-            *(groups.column(c).to_pylist() for c in groups.column_names), strict=True
+        max_lines = raw.take(groups.column("row_first")).to_pylist()
+        min_lines = raw.take(groups.column("row_last")).to_pylist()
+        for stream, win, parser_id, pos, count, total, total2, vmax, vmin, _, _, hi, lo in zip(
+            *(groups.column(c).to_pylist() for c in groups.column_names),
+            max_lines,
+            min_lines,
+            strict=True,
         ):
             state = self.streams[stream]
             acc = state.open.get(max(win, state.next_window))
@@ -357,11 +367,9 @@ class DetectionCore:
             key = (self.root_id(parser_id), pos)
             stats = acc.params.get(key)
             if stats is None:
-                acc.params[key] = ParamStats(
-                    count, total, total2, vmax, vmin, raw[rmax].as_py(), raw[rmin].as_py()
-                )
+                acc.params[key] = ParamStats(count, total, total2, vmax, vmin, hi, lo)
             else:
-                stats.merge(count, total, total2, vmax, vmin, raw[rmax].as_py(), raw[rmin].as_py())
+                stats.merge(count, total, total2, vmax, vmin, hi, lo)
 
     def _add_sessions(self, mapped: pa.Table) -> None:
         with_key = mapped.filter(pc.is_valid(mapped.column("session")))

@@ -148,7 +148,7 @@ class SparkBacktest(backtest.LocalBacktest):
         try:
             step = backtest.CHUNK_LINES
             for start in range(first_offset, first_offset + n, step):
-                chunk = lines.where(lines.offset.between(start, start + step - 1))
+                chunk = lines.where(lines["offset"].between(start, start + step - 1))
                 sink(self._mapper.reduce(self._mapper.map(chunk), None))
         finally:
             lines.unpersist()

@@ -1,9 +1,11 @@
 """Masking: replace the variable parts of log messages by ``<*>``, vectorized.
 
-One default rule set, no per-system regexes. A run of letters and digits that contains a
-digit is a variable, with its dotted tail and an optional unit: numbers, decimals, IPs and
-versions (``10.0.0.1`` -> ``<*>``), hex ids, UUID parts, block ids (``blk_-42`` ->
-``blk_<*>``), sizes and durations (``5.2 KB``, ``12ms``). Other characters stay, so
+One default rule set, no per-system regexes. A variable starts at a run of letters and
+digits that contains a digit and extends over the following word characters (``_``, ``-``
+and inner dots included) and an optional unit: numbers, decimals, IPs and versions
+(``10.0.0.1`` -> ``<*>``), hex ids, UUIDs, dates, ids such as ``attempt_1445_0020_m_0``
+(-> ``attempt_<*>``) or ``blk_-42`` (-> ``blk_<*>``), sizes and durations (``5.2 KB``,
+``12ms``). What precedes the first digit run and other characters stay, so
 ``/10.0.0.1:8080`` becomes ``/<*>:<*>``, ``user=42`` ``user=<*>`` and ``core.2275``
 ``core.<*>``. Variables without digits (user names, host names) are left to the template
 miner, which generalizes words that vary.
@@ -19,9 +21,9 @@ import pyarrow.compute as pc
 
 WILDCARD = "<*>"
 
-#: Words containing a digit, their decimal/dotted tails and an optional unit.
+#: A digit-bearing word, the word characters after it, and an optional unit.
 MASK_PATTERN = (
-    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
+    r"-?[A-Za-z0-9]*\d[\w\-]*(?:\.[\w\-]+)*"
     r"(?:\s?(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)\b)?"
 )
 

@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -43,6 +44,8 @@ from logradar.sources.loki import clean_text, concat, stream_name_from
 VERSION = "8.11.0"
 DEFAULT_STREAM = "elastic"
 HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FRACTION = re.compile(r"[.,](\d+)")
 _ERROR_TYPES = {
     401: "security_exception",
     403: "security_exception",
@@ -92,12 +95,16 @@ def _event_ns(value: Any, default_ns: int) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, str):
+        fraction = _FRACTION.search(value)
+        whole = value[: fraction.start()] + value[fraction.end() :] if fraction else value
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(whole.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"failed to parse date field [{value[:40]}]") from None
         dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-        ns = int(dt.timestamp() * 1e9)
+        ns = (dt - EPOCH) // timedelta(seconds=1) * 10**9
+        if fraction:
+            ns += int(fraction.group(1)[:9].ljust(9, "0"))
     else:
         try:
             ns = parse_ts(value, default_ns)

@@ -374,6 +374,8 @@ class SyslogSource:
                     break
                 for frame in framer.feed(data or b""):
                     self._add_frame(batch, frame, peer)
+                    if len(batch.rows) >= BATCH_LINES:
+                        self._flush_reliably(batch)
                 if batch.due():
                     self._flush_reliably(batch)
             for frame in framer.close():

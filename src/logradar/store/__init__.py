@@ -1,6 +1,6 @@
 """Results store: templates, window counts, anomalies and the alert outbox in one SQL schema."""
 
-from logradar.store.queries import AlertRow, Store, TemplateRow
+from logradar.store.queries import AlertRow, MuteRow, Store, TemplateRow
 from logradar.store.schema import ALL_TEMPLATES
 
-__all__ = ["ALL_TEMPLATES", "AlertRow", "Store", "TemplateRow"]
+__all__ = ["ALL_TEMPLATES", "AlertRow", "MuteRow", "Store", "TemplateRow"]

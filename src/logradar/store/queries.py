@@ -26,7 +26,9 @@ from logradar.store.schema import (
     ALL_TEMPLATES,
     alerts,
     anomalies,
+    feedback,
     metadata,
+    mutes,
     ns_to_datetime,
     templates,
     window_counts,
@@ -57,6 +59,36 @@ class AlertRow:
     attempts: int
     """Delivery attempts made so far."""
     anomaly: Anomaly
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRow:
+    """One mute: alerts for matching anomalies are suppressed until ``until_ns``."""
+
+    id: int
+    stream: str | None
+    template_id: int | None
+    until_ns: int
+    reason: str | None
+    created_ns: int
+
+    def matches(self, anomaly: Anomaly, now_ns: int) -> bool:
+        """True while active, for anomalies of its stream and template (None: any)."""
+        return (
+            now_ns < self.until_ns
+            and (self.stream is None or self.stream == anomaly.stream)
+            and (self.template_id is None or self.template_id == anomaly.template_id)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "stream": self.stream,
+            "template_id": self.template_id,
+            "until": _iso(self.until_ns),
+            "reason": self.reason,
+            "created_at": _iso(self.created_ns),
+        }
 
 
 def _iso(ns: int | None) -> str | None:
@@ -115,6 +147,19 @@ def _anomaly_values(a: Anomaly, created_ns: int) -> dict[str, Any]:
         "explanation": a.explanation,
         "created_at": created_ns,
     }
+
+
+def _row_dict(r: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        **_row_anomaly(r).to_dict(),
+        "id": r.id,
+        "created_at": _iso(r.created_at),
+        "status": r.status,
+    }
+
+
+def _row_mute(r: sa.Row[Any]) -> MuteRow:
+    return MuteRow(r.id, r.stream, r.template_id, r.until, r.reason, r.created_at)
 
 
 def _row_anomaly(row: sa.Row[Any]) -> Anomaly:
@@ -231,15 +276,7 @@ class Store:
             q = q.where(anomalies.c.window_end >= since_ns)
         with self.engine.connect() as conn:
             rows = conn.execute(q.limit(limit)).all()
-        return [
-            {
-                **_row_anomaly(r).to_dict(),
-                "id": r.id,
-                "created_at": _iso(r.created_at),
-                "status": r.status,
-            }
-            for r in rows
-        ]
+        return [_row_dict(r) for r in rows]
 
     def volume(self, *, since_ns: int, stream: str | None = None) -> list[tuple[str, int, int]]:
         """``(stream, window_start_ns, lines)`` per window starting at or after ``since_ns``,
@@ -332,6 +369,113 @@ class Store:
             rows = conn.execute(q).all()
         times = ("next_attempt_at", "created_at", "delivered_at")
         return [{k: _iso(v) if k in times else v for k, v in r._mapping.items()} for r in rows]
+
+    # Feedback ----------------------------------------------------------------------------
+    def get_anomaly(self, anomaly_id: int) -> dict[str, Any] | None:
+        """One anomaly as :meth:`list_anomalies` shows it, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(anomalies).where(anomalies.c.id == anomaly_id)).first()
+        return None if row is None else _row_dict(row)
+
+    def mark_expected(self, anomaly_id: int, now_ns: int) -> dict[str, Any] | None:
+        """Set the anomaly's status to ``expected`` and log it in ``feedback`` (once: marking
+        an expected anomaly again changes nothing). Return the anomaly, or None if unknown."""
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                sa.select(anomalies.c.status).where(anomalies.c.id == anomaly_id)
+            ).scalar()
+            if status is None:
+                return None
+            if status != "expected":
+                conn.execute(
+                    sa.update(anomalies)
+                    .where(anomalies.c.id == anomaly_id)
+                    .values(status="expected")
+                )
+                conn.execute(
+                    sa.insert(feedback).values(
+                        anomaly_id=anomaly_id, action="expected", created_at=now_ns
+                    )
+                )
+        return self.get_anomaly(anomaly_id)
+
+    def baseline_open(self, detected_before_ns: int, now_ns: int) -> int:
+        """Mark ``open`` anomalies detected before ``detected_before_ns`` as ``baselined`` and
+        log each in ``feedback``; return how many."""
+        c = anomalies.c
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(c.id)
+                    .where(c.status == "open", c.created_at < detected_before_ns)
+                    .order_by(c.id)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(sa.update(anomalies).where(c.id.in_(ids)).values(status="baselined"))
+                conn.execute(
+                    sa.insert(feedback),
+                    [{"anomaly_id": i, "action": "baselined", "created_at": now_ns} for i in ids],
+                )
+        return len(ids)
+
+    def pending_feedback(
+        self, after_id: int, limit: int = 1000
+    ) -> list[tuple[int, str, int, Anomaly]]:
+        """Feedback logged after ``after_id``, oldest first: ``(feedback id, action,
+        anomaly id, anomaly)``."""
+        q = (
+            sa.select(feedback.c.id.label("feedback_id"), feedback.c.action, anomalies)
+            .join(anomalies, anomalies.c.id == feedback.c.anomaly_id)
+            .where(feedback.c.id > after_id)
+            .order_by(feedback.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [(r.feedback_id, r.action, r.id, _row_anomaly(r)) for r in rows]
+
+    def set_anomaly_status(self, anomaly_ids: Collection[int], status: str) -> None:
+        """Set the status of the given anomalies."""
+        if not anomaly_ids:
+            return
+        stmt = sa.update(anomalies).where(anomalies.c.id.in_(list(anomaly_ids)))
+        with self.engine.begin() as conn:
+            conn.execute(stmt.values(status=status))
+
+    def add_mute(
+        self,
+        *,
+        stream: str | None,
+        template_id: int | None,
+        until_ns: int,
+        reason: str | None,
+        now_ns: int,
+    ) -> MuteRow:
+        """Create a mute and return it."""
+        values = {
+            "stream": stream,
+            "template_id": template_id,
+            "until": until_ns,
+            "reason": reason,
+            "created_at": now_ns,
+        }
+        with self.engine.begin() as conn:
+            mute_id = conn.execute(sa.insert(mutes).values(values).returning(mutes.c.id)).scalar()
+        return MuteRow(mute_id, stream, template_id, until_ns, reason, now_ns)
+
+    def list_mutes(self, active_at_ns: int | None = None) -> list[MuteRow]:
+        """Mutes newest first; only those still active at ``active_at_ns`` if given."""
+        q = sa.select(mutes).order_by(mutes.c.id.desc())
+        if active_at_ns is not None:
+            q = q.where(mutes.c.until > active_at_ns)
+        with self.engine.connect() as conn:
+            return [_row_mute(r) for r in conn.execute(q)]
+
+    def delete_mute(self, mute_id: int) -> bool:
+        """Remove a mute; False if there was none with that id."""
+        with self.engine.begin() as conn:
+            return conn.execute(sa.delete(mutes).where(mutes.c.id == mute_id)).rowcount > 0
 
     def close(self) -> None:
         """Close every pooled connection."""

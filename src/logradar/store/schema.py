@@ -22,6 +22,14 @@ integer nanoseconds since the epoch (microsecond precision is kept in the databa
     The durable outbox: one row per anomaly and channel (unique together). ``status`` is
     ``pending``, ``delivered`` or ``failed``; ``attempts``, ``next_attempt_at``,
     ``last_error``, ``created_at``, ``delivered_at``.
+``feedback``
+    Operator feedback the engine learns from, in order: ``anomaly_id``, ``action``
+    (``expected``: marked by a person; ``baselined``: left open past the visibility period)
+    and ``created_at``. Anomaly ``status`` values: ``open``, ``expected`` (marked, or like one
+    marked), ``baselined`` and ``muted`` (matched a mute when detected).
+``mutes``
+    Alerts suppressed until ``until`` for anomalies of ``stream`` and/or ``template_id``
+    (null matches any); ``reason`` and ``created_at``. Muted anomalies are still stored.
 """
 
 from __future__ import annotations
@@ -138,4 +146,32 @@ alerts = sa.Table(
     sa.Column("delivered_at", NsTimestamp, nullable=True),
     sa.UniqueConstraint("anomaly_id", "channel", name="alerts_anomaly_channel_key"),
     sa.Index("alerts_due_idx", "status", "next_attempt_at"),
+)
+
+sa.Index("anomalies_status_created_idx", anomalies.c.status, anomalies.c.created_at)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "anomaly_id",
+        _Id,
+        sa.ForeignKey("anomalies.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("created_at", NsTimestamp, nullable=False),
+)
+
+mutes = sa.Table(
+    "mutes",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.Text, nullable=True),
+    sa.Column("template_id", sa.BigInteger, nullable=True),
+    sa.Column("until", NsTimestamp, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", NsTimestamp, nullable=False),
+    sa.Index("mutes_until_idx", "until"),
 )
