@@ -111,7 +111,10 @@ class StreamSimulator:
         return times, picks
 
     def lines(self, times: np.ndarray, picks: np.ndarray) -> list[tuple[float, str]]:
-        return [(t, self.format(t, self.levels[i], self.contents[i])) for t, i in zip(times, picks)]
+        return [
+            (t, self.format(t, self.levels[i], self.contents[i]))
+            for t, i in zip(times, picks, strict=True)
+        ]
 
     @staticmethod
     def format(t: float, level: str, content: str) -> str:
@@ -184,7 +187,7 @@ def simulate(system: str, train_days: int, test_days: int, rate: float, seed: in
     kinds = KINDS * 2
     order = rng.permutation(len(kinds))
     extra: list[tuple[float, str]] = []
-    for slot, k in zip(slots, order):
+    for slot, k in zip(slots, order, strict=True):
         incident = sim.inject(kinds[k], float(slot), extra)
         if incident:
             incidents.append(incident)
@@ -193,7 +196,9 @@ def simulate(system: str, train_days: int, test_days: int, rate: float, seed: in
             lines = [x for x in lines if not inc.start <= x[0] < inc.end]
         elif inc.kind == "drop":
             keep = rng.random(len(lines)) < 0.1
-            lines = [x for x, k in zip(lines, keep) if k or not inc.start <= x[0] < inc.end]
+            lines = [
+                x for x, k in zip(lines, keep, strict=True) if k or not inc.start <= x[0] < inc.end
+            ]
     lines = sorted(lines + extra, key=lambda x: x[0])
     with open(test, "w", encoding="utf-8") as f:
         f.writelines(line + "\n" for _, line in lines)

@@ -21,9 +21,10 @@ against them, most telling first:
 ``checks`` chooses among them.
 
 A session gets at most one anomaly, for its most surprising finding. Sessions seen while the
-stream is learning are scored (with one step lower severity) and then learned; later sessions
-are only scored, unless ``learn_online`` learns the ones judged normal. Derived rules are
-refitted as the number of learned sessions grows by a quarter, and always when learning ends.
+stream is learning are scored (with one step lower severity) and then learned; later ones are
+scored, and with ``learn_online`` (the default) learned when judged normal. Nothing is judged
+before ``min_sessions`` were learned. The rules are refitted as the number of learned sessions
+grows by a quarter, and when learning ends.
 
 >>> from logradar.detect.base import DetectContext, Session
 >>> ctx = DetectContext(template_text=lambda t: f"event {t}", is_error_template=lambda t: False)
@@ -33,7 +34,7 @@ refitted as the number of learned sessions grows by a quarter, and always when l
 >>> det.observe_session(Session("hdfs", "ok", 0, 1, [1, 2, 2, 3]), ctx)
 []
 >>> det.observe_session(Session("hdfs", "b", 0, 1, [1, 2, 9, 3]), ctx)[0].explanation
-"Session b ran 'event 9' (1 time), a template never seen in 100 normal sessions."
+"Session b ran 'event 9' (1 time), a template never seen in 101 normal sessions."
 """
 
 from __future__ import annotations
