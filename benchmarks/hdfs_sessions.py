@@ -13,7 +13,8 @@ names its block id, at any severity (the test phase is past learning, so none is
 
 The anchor, in the same run and through the same engine, is a plain 2-gram model: any
 transition (session start and end included) never seen in the train sessions flags the
-session (``checks = ["transitions"]``, ``order = 2``, ``min_context = 1``). The same two
+session (``checks = ["transitions"]``, ``order = 2``, ``min_context = 1``, no online
+learning). The same two
 models are also scored directly on the event keys (no parser) to show what parsing costs.
 
 Run: ``.venv/bin/python benchmarks/hdfs_sessions.py`` (prints JSON).
@@ -46,6 +47,7 @@ ANCHOR_TOML = """
 checks = ["transitions"]
 order = 2
 min_context = 1
+learn_online = false
 """
 
 
@@ -150,7 +152,7 @@ def main() -> None:
                 "lines_per_second": summary["lines_per_second"],
             }
 
-    anchor_cfg = SessionsConfig(checks=["transitions"], order=2, min_context=1)
+    anchor_cfg = SessionsConfig(checks=["transitions"], order=2, min_context=1, learn_online=False)
     report = {
         "split": {
             "train_normal_sessions": len(train),

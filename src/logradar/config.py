@@ -239,8 +239,8 @@ class MultivariateConfig(_Section):
     min_mean: float = Field(
         2.0,
         ge=0,
-        description="Only templates averaging this many lines per window are features; "
-        "sparse ones are noise to the forest and count under 'other'.",
+        description="Only templates (and error lines) averaging this many lines per window "
+        "are features; sparse ones are noise to the forest (templates count under 'other').",
     )
     min_windows: int = Field(60, ge=10, description="Windows seen before the first fit.")
     refit_every: int = Field(360, ge=1, description="Refit after this many more windows.")
@@ -585,13 +585,13 @@ def _env_overrides(settings_cls: type[Settings]) -> dict[str, Any]:
 def format_validation_error(err: ValidationError, origin: str) -> str:
     lines = [f"invalid configuration ({origin}):"]
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(root)"
+        where = ".".join(str(p) for p in e["loc"])
         got = e.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        msg = e["msg"]
+        shown = "" if isinstance(got, dict) or not where else f" (got {got!r})"
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown setting"
-        lines.append(f"  {where}: {msg}{shown}")
+        lines.append(f"  {where}: {msg}{shown}" if where else f"  {msg}")
     return "\n".join(lines)
 
 

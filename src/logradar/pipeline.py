@@ -23,6 +23,7 @@ from logradar.alerts import AlertRules, build_outbox
 from logradar.archive.parquet import CONSUMER as ARCHIVE_CONSUMER
 from logradar.archive.parquet import ParquetArchiver
 from logradar.config import Settings
+from logradar.engine.feedback import suppress_muted
 from logradar.engine.local import LocalEngine
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly
@@ -134,7 +135,8 @@ class Pipeline:
     # Alerts -------------------------------------------------------------------------------
     def _on_anomalies(self, new: list[tuple[int, Anomaly]]) -> None:
         now = time.time_ns()
-        for anomaly_id, anomaly in new:
+        # Anomalies matching an active mute are stored as 'muted' and not alerted.
+        for anomaly_id, anomaly in suppress_muted(self.store, new, now):
             if self.rules.decide(anomaly, now):
                 self.outbox.enqueue(anomaly_id, anomaly)
 

@@ -42,7 +42,7 @@ def test_rfc5424_example_from_the_rfc() -> None:
 
 def test_rfc5424_structured_data_and_offset_time() -> None:
     raw = (
-        '<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - '
+        "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - "
         '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
         '[examplePriority@32473 class="high"] %% It\'s time to make the do-nuts.'
     )
@@ -145,9 +145,7 @@ def listener():
     started: list[SyslogSource] = []
 
     def start(collector: Collector, **cfg) -> SyslogSource:
-        source = SyslogSource(
-            SyslogSourceConfig(enabled=True, udp_port=0, tcp_port=0, **cfg)
-        )
+        source = SyslogSource(SyslogSourceConfig(enabled=True, udp_port=0, tcp_port=0, **cfg))
         source.start(collector)
         started.append(source)
         return source
@@ -260,9 +258,7 @@ def test_garbage_does_not_stop_the_listener(listener) -> None:
     _tcp_send(source.tcp_port, b"<13>1 - h app - - - alive too\n")
     got.wait_for(1)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and {"alive", "alive too"} - {
-        r["message"] for r in got.rows
-    }:
+    while time.monotonic() < deadline and {"alive", "alive too"} - {r["message"] for r in got.rows}:
         time.sleep(0.02)
     assert {"alive", "alive too"} <= {r["message"] for r in got.rows}
 

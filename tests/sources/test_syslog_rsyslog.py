@@ -14,9 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 import pyarrow as pa
+import pytest
 
 from logradar.config import SyslogSourceConfig
 from logradar.sources.syslog import SyslogSource

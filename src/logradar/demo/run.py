@@ -157,7 +157,8 @@ class Sender(threading.Thread):
         by_stream: dict[str, list[LogLine]] = defaultdict(list)
         for line in lines:
             by_stream[line.stream].append(line)
-        for stream, batch in by_stream.items():
+        # Oldest-ending batch first, so event time grows with the tank offset, as from a shipper.
+        for stream, batch in sorted(by_stream.items(), key=lambda kv: kv[1][-1].ts_ns):
             try:
                 r = client.post(LTS_PATH.format(stream=stream), json=lts_body(batch))
                 ok = r.status_code == 200

@@ -38,8 +38,6 @@ from logradar.config import MultivariateConfig
 from logradar.detect.base import DetectContext, Window
 from logradar.schema import Anomaly
 
-EXTRA_FEATURES = ("other lines", "error lines")
-
 
 class StreamModel:
     """One stream's feature map, training windows and fitted forest."""
@@ -48,6 +46,8 @@ class StreamModel:
         self.config = config
         self.features: list[int] | None = None
         """Template ids of the feature map, once chosen."""
+        self.with_errors = False
+        """Whether the error lines are a feature (only when not sparse)."""
         self.warmup: list[tuple[dict[str, int], int, int]] = []
         """Windows before the feature map exists: (counts by template id, total, errors)."""
         self.train: list[list[float]] = []
@@ -63,7 +63,13 @@ class StreamModel:
         """Counts per feature: the feature templates, the other lines, the error lines."""
         assert self.features is not None
         picked = [counts.get(t, 0) for t in self.features]
-        return [*picked, max(0, total - sum(picked)), errors]
+        return [*picked, max(0, total - sum(picked)), *([errors] if self.with_errors else [])]
+
+    def names(self, ctx: DetectContext) -> list[str]:
+        """Human names of the features, in order."""
+        assert self.features is not None
+        names = [f"'{ctx.template_text(t)}'" for t in self.features]
+        return [*names, "other lines", *(["error lines"] if self.with_errors else [])]
 
     def row(self, counts: dict[int, int], total: int, errors: int) -> list[float]:
         """Feature vector: the log share ``log1p(count) - log1p(total)`` of each feature."""
@@ -93,6 +99,7 @@ class StreamModel:
         least = self.config.min_mean * len(self.warmup)
         ranked = sorted((t for t in totals if totals[t] >= least), key=lambda t: (-totals[t], t))
         self.features = ranked[: self.config.top_k]
+        self.with_errors = sum(errors for _, _, errors in self.warmup) >= least
         self.train = [
             self.row({int(t): c for t, c in counts.items()}, total, errors)
             for counts, total, errors in self.warmup
@@ -122,6 +129,7 @@ class StreamModel:
     def state(self) -> dict[str, Any]:
         return {
             "features": self.features,
+            "with_errors": self.with_errors,
             "warmup": [list(w) for w in self.warmup],
             "train": self.train,
             "pending": self.pending,
@@ -130,7 +138,7 @@ class StreamModel:
     @classmethod
     def from_state(cls, config: MultivariateConfig, state: dict[str, Any]) -> StreamModel:
         m = cls(config)
-        m.features = state["features"]
+        m.features, m.with_errors = state["features"], state["with_errors"]
         m.warmup = [(c, total, errors) for c, total, errors in state["warmup"]]
         m.train, m.pending = state["train"], state["pending"]
         if m.features is not None:
@@ -172,19 +180,11 @@ class MultivariateDetector:
         assert model.features is not None
         deviation = (np.asarray(row) - model.median) / model.spread
         top = sorted(range(len(row)), key=lambda i: (-abs(deviation[i]), i))[:3]
-        names = [
-            f"'{ctx.template_text(model.features[i])}'"
-            if i < len(model.features)
-            else EXTRA_FEATURES[i - len(model.features)]
-            for i in top
-        ]
+        names = model.names(ctx)
         raw = model.raw(window.counts, window.total, window.errors)
-        total = max(1, window.total)
-        parts = [
-            f"{name} {raw[i] / total:.0%} of lines vs usually about "
-            f"{min(1.0, np.exp(model.median[i])):.0%}"
-            for name, i in zip(names, top, strict=True)
-        ]
+        # the usual count at this window's volume, from the feature's median log share
+        usual = np.expm1(model.median + np.log1p(window.total))
+        parts = [f"{names[i]} {raw[i]} lines vs usually about {usual[i]:.3g}" for i in top]
         tids = [model.features[i] for i in top if i < len(model.features)]
         examples = [line for t in tids for line in window.examples.get(t, [])][:3]
         severity = self.config.severity
@@ -196,8 +196,8 @@ class MultivariateDetector:
             end=window.end,
             score=min(1.0, max(0.0, score)),
             severity=severity.lower() if window.learning else severity,
-            explanation=f"The mix of lines on stream {window.stream} is unusual (isolation "
-            f"score {score:.2f} > threshold {model.threshold:.2f}), most of all "
+            explanation=f"The mix of {window.total} lines on stream {window.stream} is unusual "
+            f"(isolation score {score:.2f}, threshold {model.threshold:.2f}), most of all "
             + ", ".join(parts)
             + ".",
             expected=model.threshold,

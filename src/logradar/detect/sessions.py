@@ -23,8 +23,9 @@ against them, most telling first:
 A session gets at most one anomaly, for its most surprising finding. Sessions seen while the
 stream is learning are scored (with one step lower severity) and then learned; later ones are
 scored, and with ``learn_online`` (the default) learned when judged normal. Nothing is judged
-before ``min_sessions`` were learned. The rules are refitted as the number of learned sessions
-grows by a quarter, and when learning ends.
+before ``min_sessions`` were learned (with ``learn_online`` every session is learned until
+then). The rules are refitted as the number of learned sessions grows by a quarter, and when
+learning ends.
 
 >>> from logradar.detect.base import DetectContext, Session
 >>> ctx = DetectContext(template_text=lambda t: f"event {t}", is_error_template=lambda t: False)

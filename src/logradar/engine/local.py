@@ -19,6 +19,8 @@ from pathlib import Path
 
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
+from logradar.engine.feedback import Feedback
+from logradar.engine.train import TRAINED_FILE, TrainedPickup
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly
 from logradar.store import Store, TemplateRow
@@ -60,16 +62,24 @@ class LocalEngine:
         self.core = DetectionCore(settings.engine, settings.parser, settings.detectors)
         self.snapshot_path = settings.state_dir / "engine.json"
         self._last_snapshot = time.monotonic()
+        # Operator feedback and trained baselines; their state is saved in the snapshot.
+        self.feedback = Feedback(settings.feedback)
+        self.trained = TrainedPickup(settings.state_dir / TRAINED_FILE)
         tank.register(CONSUMER)
         if self.snapshot_path.exists():
             state = json.loads(self.snapshot_path.read_text(encoding="utf-8"))
             self.core.load_state_dict(state)
+            if "feedback" in state:
+                self.feedback.load_state_dict(state["feedback"])
+                self.trained.load_state_dict(state["trained"])
             log.info("engine resumed from offset %d", self.core.offset)
 
     def step(self, now_ns: int | None) -> int:
         """Process one micro-batch (or just advance the clock); return the lines processed."""
         cfg = self.settings.engine
         batch = self.tank.read(self.core.offset, cfg.max_batch_rows)
+        self.feedback.apply(self.store, self.core)  # new expected marks, baselining
+        self.trained.poll(self.core)  # a new state/trained.json from `logradar train`
         started = time.perf_counter()
         out = self.core.process(batch, now_ns) if batch.num_rows else self.core.tick(now_ns)
         self._persist(out)
@@ -106,17 +116,21 @@ class LocalEngine:
             core.dirty_templates.clear()
             self.metrics.templates.set(len(core.template_stats))
         if out.anomalies:
-            new = self.store.add_anomalies(out.anomalies)
+            # Anomalies like ones marked expected are stored as 'expected' and not alerted.
+            new, to_alert = self.feedback.record(self.store, out.anomalies)
             now = time.time_ns()
             for _, anomaly in new:
                 self.metrics.anomalies.labels(anomaly.detector, str(anomaly.severity)).inc()
                 self.metrics.detection_delay_seconds.observe(max(0, now - anomaly.end) / 1e9)
-            if new:
-                self.on_anomalies(new)
+            if to_alert:
+                self.on_anomalies(to_alert)
 
     def snapshot(self) -> None:
         """Save the core's state, then commit its offset in the tank."""
-        write_json_atomic(self.snapshot_path, self.core.state_dict())
+        state = self.core.state_dict()
+        state["feedback"] = self.feedback.state_dict()
+        state["trained"] = self.trained.state_dict()
+        write_json_atomic(self.snapshot_path, state)
         if self.core.offset >= 0:
             self.tank.commit(CONSUMER, self.core.offset)
         self._last_snapshot = time.monotonic()

@@ -197,7 +197,7 @@ def _parse_bulk(text: str, path_index: str | None) -> _Bulk:
             continue
         try:
             action = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise IngestError(
                 400, f"Malformed action/metadata line [{number}], expected START_OBJECT"
             ) from None
