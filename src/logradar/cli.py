@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from logradar.commands.parse import parse_command, patterns_command
+from logradar.commands.send import send_command
+from logradar.commands.tail import tail_command
 from logradar.config import ConfigError, Settings, load_config
 
 CONFIG_OPTION = click.option(
@@ -159,3 +161,5 @@ def show_config(config_path: Path | None) -> None:
 
 main.add_command(parse_command, "parse")
 main.add_command(patterns_command, "patterns")
+main.add_command(send_command, "send")
+main.add_command(tail_command, "tail")

@@ -243,13 +243,24 @@ class MultivariateConfig(_Section):
         "are features; sparse ones are noise to the forest (templates count under 'other').",
     )
     min_windows: int = Field(60, ge=10, description="Windows seen before the first fit.")
-    refit_every: int = Field(360, ge=1, description="Refit after this many more windows.")
+    refit_every: int = Field(
+        360, ge=1, description="Refit after this many more windows (sooner while young)."
+    )
     max_train: int = Field(2000, ge=10, description="Most recent windows kept for fitting.")
     quantile: float = Field(
         0.995, gt=0.5, lt=1, description="Training-score quantile the threshold starts from."
     )
     margin: float = Field(
-        0.05, ge=0, description="Added to that quantile's anomaly score to set the threshold."
+        0.03,
+        ge=0,
+        description="Added to that quantile's anomaly score to set the threshold (capped at "
+        "the highest training score: far-out windows score like the most extreme one).",
+    )
+    range_spreads: float = Field(
+        4.0,
+        gt=0,
+        description="Also fire when a feature is this many robust spreads outside its "
+        "training range (the forest itself cannot score beyond that range).",
     )
     n_estimators: int = Field(100, ge=10)
     random_state: int = 0
@@ -270,7 +281,10 @@ class SessionsConfig(_Section):
         Severity.HIGH, description="Severity when the most surprising event is an error line."
     )
     min_sessions: int = Field(
-        50, ge=1, description="Normal sessions learned before sessions are judged at all."
+        500,
+        ge=1,
+        description="Sessions learned before any is judged (enough to have seen the rarer "
+        "normal templates); with learn_online every session is learned until then.",
     )
     min_support: int = Field(
         5, ge=2, description="Sessions a template needs before it enters count rules."
@@ -299,7 +313,10 @@ class SessionsConfig(_Section):
         description="A transition at or below this probability is surprising (0: never seen).",
     )
     learn_online: bool = Field(
-        True, description="After the learning period, keep learning from sessions judged normal."
+        False,
+        description="After the learning period, keep learning from sessions judged normal. Off "
+        "by default: what is learned then depends on the order sessions close in, which "
+        "depends on batch sizes.",
     )
 
 

@@ -25,6 +25,11 @@ class Metrics:
         self.lines_truncated = Counter(
             "logradar_lines_truncated", "Lines cut to the maximum line length.", registry=r
         )
+        self.udp_dropped = Gauge(
+            "logradar_syslog_udp_dropped",
+            "Syslog UDP lines dropped (ingest refused or failed, queue full); only grows.",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "logradar_consumer_lag_lines",
             "Records in the tank not yet committed by a consumer.",

@@ -29,6 +29,7 @@ from logradar.metrics import Metrics
 from logradar.schema import Anomaly
 from logradar.sources.auth import Authenticator
 from logradar.sources.common import IngestError
+from logradar.sources.registry import build_sources
 from logradar.store import Store
 from logradar.tank import SqliteTank
 
@@ -84,6 +85,11 @@ class Pipeline:
             settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
         )
         self.auth = Authenticator(settings.auth, settings.auth_enabled)
+        self.sources = build_sources(settings.sources, settings.state_dir)
+        for source in self.sources:
+            dropped = getattr(source, "dropped", None)
+            if dropped is not None:
+                self.metrics.udp_dropped.set_function(lambda s=source: s.dropped)
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         self._pressure: IngestError | None = None
@@ -158,11 +164,18 @@ class Pipeline:
             thread = threading.Thread(target=target, name=f"logradar-{name}", daemon=True)
             thread.start()
             self._threads[name] = thread
+        for source in self.sources:
+            source.start(self.ingest)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the threads (engine and archive drain first), then close files (once)."""
         if self._stop.is_set():
             return
+        for source in self.sources:  # no new data first, then drain what was accepted
+            try:
+                source.stop()
+            except Exception:
+                log.exception("source %s did not stop cleanly", source.name)
         self._stop.set()
         deadline = time.monotonic() + timeout
         for name, thread in self._threads.items():

@@ -178,10 +178,10 @@ def test_learning_lowers_severity(data, trained_state):
 
 
 def test_nothing_is_judged_before_min_sessions():
-    bootstrap = SessionDetector(SessionsConfig(min_sessions=5))
+    bootstrap = SessionDetector(SessionsConfig(min_sessions=5, learn_online=True))
     assert bootstrap.observe_session(session("b0", [1, 2, 77]), CTX) == []
     assert bootstrap.model.sessions == 1  # online learning takes what cannot be judged yet
-    det = SessionDetector(SessionsConfig(min_sessions=5, learn_online=False))
+    det = SessionDetector(SessionsConfig(min_sessions=5))
     assert det.observe_session(session("b0", [1, 2, 77]), CTX) == []
     outs = [det.observe_session(session(f"b{i}", [1, 2, 3], learning=True), CTX) for i in range(5)]
     assert outs == [[]] * 5
@@ -192,10 +192,11 @@ def test_save_restore_gives_identical_outputs(data, trained_state):
     """Same later input, same anomalies: across online learning and a refit of the rules."""
     later = data["held_out"][:700] + data["abnormal"][:300]
     random.Random(1).shuffle(later)
-    original = SessionDetector()
+    online = SessionsConfig(learn_online=True)
+    original = SessionDetector(online)
     original.load_state_dict(trained_state)
     original.observe_session(session("warm", data["held_out"][-1]), CTX)
-    restored = SessionDetector()
+    restored = SessionDetector(online)
     restored.load_state_dict(json.loads(json.dumps(original.state_dict())))
 
     def run(det: SessionDetector) -> list[dict]:
@@ -211,12 +212,13 @@ def test_save_restore_gives_identical_outputs(data, trained_state):
     assert original.state_dict() == restored.state_dict()
 
 
-def test_online_learning_can_be_turned_off(data, trained_state):
-    det = SessionDetector(SessionsConfig(learn_online=False))
-    det.load_state_dict(trained_state)
-    before = det.model.sessions
-    flagged(det, data["held_out"][:50])
-    assert det.model.sessions == before
+def test_online_learning_is_off_by_default(data, trained_state):
+    for config, learned in ((SessionsConfig(), 0), (SessionsConfig(learn_online=True), 50)):
+        det = SessionDetector(config)
+        det.load_state_dict(trained_state)
+        before = det.model.sessions
+        assert flagged(det, data["held_out"][:50]) == 0
+        assert det.model.sessions == before + learned
 
 
 def test_built_from_config():

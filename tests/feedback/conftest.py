@@ -51,7 +51,8 @@ class Harness:
 
 def make_settings(tmp_path, **overrides: Any) -> Settings:
     """Settings for the tests: no learning period, new_pattern forgets after 60 s, no
-    frequency detector (only the anomalies a test makes), no cooldown, console alerts."""
+    frequency detector (only the anomalies a test makes), no cooldown, console alerts from
+    severity low (the first window of a stream is still learning)."""
     base: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "engine": {"learning_seconds": 0},
@@ -59,7 +60,7 @@ def make_settings(tmp_path, **overrides: Any) -> Settings:
             "new_pattern": {"forget_after_seconds": 60},
             "frequency": {"enabled": False},
         },
-        "alerts": {"cooldown_seconds": 0, "console": True},
+        "alerts": {"cooldown_seconds": 0, "console": True, "min_severity": "low"},
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value

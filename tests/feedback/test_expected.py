@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-
-from conftest import S, T0
+import time
 
 from logradar.engine.local import LocalEngine
+
+S = 10**9
+T0 = 1_700_000_000 * S  # a window boundary (windows are 10 s)
 
 BACKUP = ["backup job finished in 12 s", "backup job finished in 14 s"]
 BACKUP_AGAIN = ["backup job finished in 19 s", "backup job finished in 11 s"]
@@ -93,10 +95,14 @@ def test_accepted_feedback_survives_a_restart(harness, client_for):
     snapshot = json.loads(h.pipeline.engine.snapshot_path.read_text())
     assert snapshot["feedback"]["cursor"] >= 1
 
-    p = h.pipeline
+    p, before = h.pipeline, h.pipeline.engine.feedback
     restarted = LocalEngine(p.settings, p.tank, p.store, p.metrics, on_anomalies=p._on_anomalies)
     p.engine = restarted
-    assert restarted.feedback.accepted == p.engine.feedback.accepted
+    assert before.accepted
+    assert (restarted.feedback.accepted, restarted.feedback.cursor) == (
+        before.accepted,
+        before.cursor,
+    )
     again = _again(h)
     assert again["status"] == "expected"
     assert h.alerted_ids() == [first["id"]]
@@ -106,8 +112,6 @@ def test_visibility_period_baselines_open_anomalies(harness):
     h = harness(feedback={"visibility_days": 0.5 / 86400, "baseline_check_seconds": 0.01})
     first = _first_alert(h)
     assert first["status"] == "open"
-    import time
-
     time.sleep(0.6)  # older than the visibility period (0.5 s here)
     h.run(T0 + 16 * S)
     [row] = h.anomalies(id=first["id"])

@@ -135,6 +135,34 @@ def test_timestamp_inference(texts: list[str], expected: int) -> None:
     assert parse_timestamps(pa.array(texts)).cast(pa.int64()).to_pylist() == [expected]
 
 
+def test_month_day_without_year() -> None:
+    parsed = parse_timestamps(pa.array(["03-17 16:13:38.811", "10.30 16:49:06"])).to_pylist()
+    assert [(v.month, v.day, v.hour, v.minute) for v in parsed] == [
+        (3, 17, 16, 13),
+        (10, 30, 16, 49),
+    ]
+    assert parsed[0].microsecond == 811_000
+
+
+def test_optional_groups_and_single_letter_levels() -> None:
+    fmt = LogFormat.compile(r"<Month> <Date> <Time> <Host> <Component>(\[<PID>\])?: <Content>")
+    table = fmt.split(
+        pa.array(
+            [
+                "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure",
+                "Jun 15 04:06:18 combo logrotate: ALERT exited abnormally with [1]",
+            ]
+        )
+    )
+    assert table["Component"].to_pylist() == ["sshd(pam_unix)", "logrotate"]
+    assert table["PID"].to_pylist() == ["19939", ""]
+    assert table["message"].to_pylist()[1] == "ALERT exited abnormally with [1]"
+    assert table["ts"].null_count == 0
+    logcat = LogFormat.compile("<Date> <Time>  <Pid>  <Tid> <Level> <Component>: <Content>")
+    row = logcat.split(pa.array(["03-17 16:13:38.811  1702  2395 D WindowManager: hi"]))
+    assert row["level"].to_pylist() == ["debug"] and row["ts"].null_count == 0
+
+
 def test_timestamps_without_year_and_garbage() -> None:
     parsed = parse_timestamps(pa.array(["Jan  2 03:04:05", "Jan 12 03:04:05", None]))
     values = parsed.to_pylist()

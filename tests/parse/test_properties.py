@@ -55,5 +55,9 @@ def test_invalid_utf8_and_huge_lines(tmp_path) -> None:
     assert got[3] == "last"
     miner = TemplateMiner()
     fmt = LogFormat.compile("<Date> <Content>")
-    out = miner.parse(fmt.split(pa.array(got))["message"])
+    messages = fmt.split(pa.array(got))["message"]
+    out = miner.parse(messages)
     assert out.null_count == 0 and len(set(out.to_pylist())) == 4
+    assert miner.params(messages, out).to_pylist()[2] == ["42"]
+    whole = pa.array([got[2]])
+    assert miner.params(whole, miner.parse(whole)).to_pylist() == [["42"]]

@@ -211,3 +211,17 @@ def test_timestamps_as_elasticsearch_reads_them(client, stamp, ns):
     r = c.post("/_bulk", content=ndjson({"index": {"_index": "t"}}, {"@timestamp": stamp}))
     assert r.status_code == 200 and not r.json()["errors"], r.text
     assert tank_rows(p)[0]["ts"] == ns
+
+
+def test_lone_surrogates_are_replaced_in_lines_and_answers(client):
+    c, p = client
+    body = (
+        rb'{"index": {"_index": "ok"}}' + b"\n" + rb'{"message": "m\ud800", "k": ["\udfff"]}'
+        b"\n" + rb'{"index": {"_index": "ok"}}' + b"\n" + rb'{"@timestamp": "\ud800"}' + b"\n"
+    )
+    r = c.post("/_bulk", content=body, headers=NDJSON)
+    assert r.status_code == 200
+    assert [next(iter(i.values()))["status"] for i in r.json()["items"]] == [201, 400]
+    (row,) = tank_rows(p)
+    assert row["message"] == "m\ufffd"
+    assert json.loads(row["labels"])["k"] == '["\ufffd"]'

@@ -21,7 +21,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 INT64 = st.integers(-(2**63), 2**63 - 1)
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+#: Text that may hold lone surrogates, which ``json.dumps`` writes as ``\ud800`` escapes.
+texts = st.text(st.characters() | st.characters(categories=["Cs"]), max_size=20)
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | texts
 json_values = st.recursive(
     scalars,
     lambda inner: (
@@ -30,7 +32,10 @@ json_values = st.recursive(
     max_leaves=12,
 )
 label_names = st.sampled_from(["service_name", "job", "app", "host", "level"]) | st.text(max_size=8)
-deep_nesting = st.integers(1, 5000).map(lambda n: "[" * n + "]" * n)
+#: JSON that json.loads refuses with errors other than JSONDecodeError.
+hostile_json = st.integers(1, 5000).map(lambda n: "[" * n + "]" * n) | st.integers(4000, 5000).map(
+    lambda n: '{"a": [' + "7" * n + "]}"
+)
 
 
 def tank_rows(pipeline) -> list[dict]:
@@ -56,8 +61,8 @@ def check(client, path: str, body: bytes, headers: dict[str, str], ok: int) -> N
 # Loki -----------------------------------------------------------------------------------
 loki_entries = st.lists(
     st.one_of(
-        st.tuples(st.integers(0, 2**63 - 1).map(str), st.text()),
-        st.tuples(st.integers(0, 2**63).map(str), st.text(), st.dictionaries(st.text(), st.text())),
+        st.tuples(st.integers(0, 2**63 - 1).map(str), texts),
+        st.tuples(st.integers(0, 2**63).map(str), texts, st.dictionaries(texts, texts)),
         st.lists(json_values, max_size=4),
     ),
     max_size=4,
@@ -68,7 +73,7 @@ loki_json = st.one_of(
             "streams": st.lists(
                 st.fixed_dictionaries(
                     {
-                        "stream": st.dictionaries(label_names, st.text()) | json_values,
+                        "stream": st.dictionaries(label_names, texts) | json_values,
                         "values": loki_entries | json_values,
                     }
                 ),
@@ -103,7 +108,7 @@ loki_protobuf = (
 
 
 @FUZZ
-@given(body=loki_json | st.binary() | deep_nesting.map(str.encode))
+@given(body=loki_json | st.binary() | hostile_json.map(str.encode))
 def test_loki_json_fuzz(client, body):
     check(client, "/loki/api/v1/push", body, {"Content-Type": "application/json"}, 204)
 
@@ -118,7 +123,7 @@ def test_loki_protobuf_fuzz(client, body):
 actions = st.fixed_dictionaries(
     {},
     optional={
-        "_index": st.text(max_size=20) | json_values,
+        "_index": texts | json_values,
         "_id": st.text(max_size=10) | json_values,
     },
 )
@@ -135,7 +140,7 @@ bulk_line = st.one_of(
     ),
     json_values,
 ).map(json.dumps)
-bulk_bodies = st.lists(bulk_line | st.text(max_size=20) | deep_nesting, max_size=8).map(
+bulk_bodies = st.lists(bulk_line | st.text(max_size=20) | hostile_json, max_size=8).map(
     lambda lines: "\n".join(lines).encode()
 )
 
@@ -182,7 +187,7 @@ log_records = st.fixed_dictionaries(
         "timeUnixNano": st.integers(0, 2**64 - 1).map(str) | json_values,
         "observedTimeUnixNano": st.integers(0, 2**64 - 1).map(str),
         "severityNumber": st.integers(-5, 40),
-        "severityText": st.text(max_size=8),
+        "severityText": texts,
         "body": any_values,
         "attributes": key_values,
         "traceId": st.binary(max_size=16).map(bytes.hex) | st.text(max_size=8),
@@ -215,7 +220,7 @@ otlp_docs = (
 @given(
     body=otlp_docs.map(lambda d: json.dumps(d).encode())
     | st.binary()
-    | deep_nesting.map(str.encode)
+    | hostile_json.map(str.encode)
 )
 def test_otlp_json_fuzz(client, body):
     check(client, "/v1/logs", body, {"Content-Type": "application/json"}, 200)

@@ -24,7 +24,7 @@ SYSLOG_ISH = st.lists(
 ).map(b"".join)  # fmt: skip
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(SYSLOG_ISH)
 def test_parse_never_raises_and_yields_valid_fields(raw: bytes) -> None:
     msg = parse_syslog(raw, NOW)
@@ -34,13 +34,13 @@ def test_parse_never_raises_and_yields_valid_fields(raw: bytes) -> None:
     validate_stream_name(stream_for(msg.app))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_any_app_name_becomes_a_valid_stream(app: str) -> None:
     validate_stream_name(stream_for(app))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=10), st.data())
 def test_octet_framing_reassembles_frames_however_split(frames: list[bytes], data) -> None:
     wire = b"".join(str(len(f)).encode() + b" " + f for f in frames)
@@ -53,7 +53,7 @@ def test_octet_framing_reassembles_frames_however_split(frames: list[bytes], dat
     assert framer.close() == []
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=200), max_size=20))
 def test_framer_survives_garbage(chunks: list[bytes]) -> None:
     framer = _Framer()

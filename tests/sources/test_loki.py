@@ -196,3 +196,15 @@ def test_auth_and_backpressure_answer_in_loki_style(make_client):
     r = c.post(PUSH, json=push)
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert tank_rows(p) == []
+
+
+def test_invalid_utf8_and_lone_surrogates_in_json_are_replaced(client):
+    c, p = client
+    body = rb'{"streams": [{"stream": {"job": "a\ud800"}, "values": [["1", "x\udc00 caf'
+    body += b'\xe9", {"k": "\\ud800"}]]}]}'
+    r = c.post(PUSH, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    (row,) = tank_rows(p)
+    assert row["message"] == "x\ufffd caf\ufffd"
+    assert json.loads(row["labels"]) == {"job": "a\ufffd", "k": "\ufffd"}
+    assert row["stream"] == "a_"

@@ -241,3 +241,45 @@ def test_backpressure_when_the_disk_is_nearly_full(make_client):
     r = c.post(LTS.format(stream="web"), json={"log_time_ns": T, "contents": ["x"]})
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert tank_rows(p) == []
+
+
+def test_text_lines_split_only_on_newlines(client):
+    c, p = client
+    body = "a\x0cform feed\r\nb\u2028same line\nc\x85too\n"
+    r = c.post(
+        "/api/v1/logs?stream=t",
+        content=body.encode(),
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
+    assert r.status_code == 200
+    assert [x["message"] for x in tank_rows(p)] == [
+        "a\x0cform feed",
+        "b\u2028same line",
+        "c\x85too",
+    ]
+
+
+def test_syslog_source_runs_inside_the_pipeline(make_client):
+    import socket
+    import time
+
+    c, p = make_client(sources={"syslog": {"enabled": True, "udp_port": 0, "tcp_port": None}})
+    p.start()
+    try:
+        port = p.sources[0].udp_port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(
+                b"<14>1 2026-11-25T13:00:00Z host1 payments 42 - - card declined",
+                ("127.0.0.1", port),
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not tank_rows(p):
+            time.sleep(0.05)
+        rows = tank_rows(p)
+        assert [(x["stream"], x["message"], x["host"]) for x in rows] == [
+            ("payments", "card declined", "host1")
+        ]
+        metrics = c.get("/metrics").text
+        assert "logradar_syslog_udp_dropped 0.0" in metrics
+    finally:
+        p.stop()

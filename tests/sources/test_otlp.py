@@ -233,3 +233,15 @@ def test_refusals_are_status_messages_in_the_request_encoding(make_client):
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert status_pb2.Status.FromString(r.content).code == 14
     assert tank_rows(p) == []
+
+
+def test_lone_surrogates_in_otlp_json_are_replaced(client):
+    c, p = client
+    body = json.dumps(
+        otlp_json([{"body": {"stringValue": "b\ud800"}}], [attr("k", {"stringValue": "\udfff"})])
+    )
+    r = c.post("/v1/logs", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    (row,) = tank_rows(p)
+    assert row["message"] == "b\ufffd"
+    assert json.loads(row["labels"]) == {"k": "\ufffd", "otel.scope.name": "handwritten"}

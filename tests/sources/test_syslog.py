@@ -25,6 +25,11 @@ def _ns(*args: int) -> int:
     return int(datetime(*args, tzinfo=UTC).timestamp() * 1e9)
 
 
+def _local_ns(*args: int) -> int:
+    """RFC 3164 times are in the receiver's local time zone."""
+    return int(datetime(*args).timestamp() * 1e9)
+
+
 # Parsing ---------------------------------------------------------------------------------------
 def test_rfc5424_example_from_the_rfc() -> None:
     raw = (
@@ -71,7 +76,7 @@ def test_rfc5424_sd_escapes_and_nil_fields() -> None:
 
 def test_rfc3164_example_from_the_rfc() -> None:
     msg = parse_syslog(b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", NOW)
-    assert msg.ts_ns == _ns(2025, 10, 11, 22, 14, 15)  # no year: the nearest past one
+    assert msg.ts_ns == _local_ns(2025, 10, 11, 22, 14, 15)  # no year: the nearest past one
     assert msg.host == "mymachine"
     assert msg.app == "su"
     assert msg.message == "'su root' failed for lonvick"
@@ -80,9 +85,17 @@ def test_rfc3164_example_from_the_rfc() -> None:
 
 def test_rfc3164_tag_with_pid_without_hostname() -> None:
     msg = parse_syslog(b"<13>Jun  1 11:59:00 sshd[811]: Accepted publickey", NOW)
-    assert msg.ts_ns == _ns(2026, 6, 1, 11, 59)
+    assert msg.ts_ns == _local_ns(2026, 6, 1, 11, 59)
     assert msg.host is None
     assert (msg.app, msg.labels["procid"], msg.message) == ("sshd", "811", "Accepted publickey")
+
+
+def test_rfc3164_with_an_iso_timestamp_as_rsyslog_forwards_it() -> None:
+    raw = b"<30>2026-05-31T23:59:58.250+02:00 db-2 postgres[77]: checkpoint complete"
+    msg = parse_syslog(raw, NOW)
+    assert msg.ts_ns == _ns(2026, 5, 31, 21, 59, 58) + 250_000_000
+    assert (msg.host, msg.app, msg.message) == ("db-2", "postgres", "checkpoint complete")
+    assert msg.labels["procid"] == "77"
 
 
 @pytest.mark.parametrize(
@@ -296,3 +309,68 @@ def test_stop_ingests_what_is_buffered(listener) -> None:
     time.sleep(0.05)
     source.stop()
     assert [r["message"] for r in got.rows] == ["last words"]
+
+
+@needs_logger
+def test_into_a_real_pipeline(tmp_path) -> None:
+    from logradar.config import load_config
+    from logradar.pipeline import Pipeline
+
+    pipeline = Pipeline(load_config(data_dir=tmp_path / "data"))
+    source = SyslogSource(SyslogSourceConfig(enabled=True, udp_port=None, tcp_port=0))
+    source.start(pipeline.ingest)
+    try:
+        _logger(source.tcp_port, "--tcp", "--octet-count", "--rfc5424", "-t", "db", "slow query")
+        deadline = time.monotonic() + 10
+        while pipeline.tank.end_offset() < 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        rows = pipeline.tank.read(-1, 10).to_pylist()
+    finally:
+        source.stop()
+        pipeline.stop()
+    (row,) = rows
+    assert (row["stream"], row["message"], row["offset"]) == ("db", "slow query", 0)
+
+
+def test_tcp_backpressure_pushes_back_on_the_sender(listener) -> None:
+    """While ingest refuses, the connection is not read: the sender's socket fills up."""
+    gate = threading.Event()
+
+    class Gated(Collector):
+        def __call__(self, table: pa.Table, source: str) -> int:
+            if not gate.is_set():
+                raise IngestError(429, "behind")
+            return super().__call__(table, source)
+
+    got = Gated()
+    source = listener(got)
+    line = "<14>1 - h app - - - " + "x" * 32_000
+    frame = f"{len(line)} {line}".encode()
+    total = 1000  # 32 MB: more than loopback socket buffers hold
+    sent = 0
+    blocked = False
+    with socket.create_connection(("127.0.0.1", source.tcp_port)) as conn:
+        conn.settimeout(1.0)
+        pending = b""
+        while sent < total:
+            if not pending:
+                pending = frame
+            try:
+                n = conn.send(pending)
+            except TimeoutError:
+                blocked = True
+                break
+            pending = pending[n:]
+            if not pending:
+                sent += 1
+        assert blocked, "the sender was never slowed down"
+        assert got.rows == []
+        gate.set()
+        conn.settimeout(30)
+        conn.sendall(pending)
+        for _ in range(total - sent - (1 if pending else 0)):
+            conn.sendall(frame)
+    rows = got.wait_for(total, timeout=60)
+    assert len(rows) == total
+    assert {r["message"] for r in rows} == {"x" * 32_000}
+    assert source.dropped == 0

@@ -3,7 +3,7 @@
 rsyslogd runs in the foreground with its own config in tmp_path: no system inputs (no
 imuxsock/imklog), only ``imfile`` reading a temp file, forwarding with the RFC 5424 template.
 It runs as the test's user (root in CI containers, but it binds nothing and reads only
-tmp_path). Install it with ``scripts/install-syslog-test-deps.sh``.
+tmp_path). Install it with ``scripts/install-test-deps.sh``.
 """
 
 from __future__ import annotations

@@ -232,3 +232,20 @@ def test_follow_stops_and_saves(log: Path, state: Path) -> None:
     assert not thread.is_alive()
     assert shipped == ["a", "b"]
     assert drain(Tailer([str(log)], state)) == []
+
+
+def test_registry_builds_the_enabled_sources(tmp_path: Path) -> None:
+    from logradar.config import SourcesConfig
+    from logradar.sources.lts_pull import LtsPullSource
+    from logradar.sources.registry import build_sources
+    from logradar.sources.syslog import SyslogSource
+
+    assert build_sources(SourcesConfig(), tmp_path) == []
+    cfg = SourcesConfig(
+        syslog={"enabled": True},
+        tail={"paths": [str(tmp_path / "*.log")]},
+        lts_pull={"enabled": True, "log_stream_id": "abc"},
+    )
+    sources = build_sources(cfg, tmp_path)
+    assert [type(s) for s in sources] == [SyslogSource, TailSource, LtsPullSource]
+    assert [s.name for s in sources] == ["syslog", "tail", "lts_pull"]

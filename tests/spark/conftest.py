@@ -28,9 +28,7 @@ def spark() -> Iterator[object]:
         pytest.skip(str(e))
     from logradar.engine.spark_session import spark_session
 
-    session = spark_session(
-        "local[2]", "logradar-tests", {"spark.sql.shuffle.partitions": "2"}
-    )
+    session = spark_session("local[2]", "logradar-tests", {"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
 

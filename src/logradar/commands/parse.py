@@ -122,7 +122,8 @@ def parse_command(file: Path, log_format: str | None, output: Path, max_template
     finally:
         if writer is not None:
             writer.close()
-    click.echo(f"{line_id - 1} lines, {len(miner.templates())} templates -> {output}", err=True)
+    active = sum(t.replaced_by is None for t in miner.templates())
+    click.echo(f"{line_id - 1} lines, {active} templates -> {output}", err=True)
 
 
 def _writer(output: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:

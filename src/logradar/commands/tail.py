@@ -48,6 +48,13 @@ def default_state_path(stream: str, url: str) -> Path:
     help="Where to start in files without a saved position at the first start.",
 )
 @click.option("--poll-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0.01))
+@click.option(
+    "--max-retries",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Retries per request; after that the batch is retried at the next poll.",
+)
 @click.option("--once", is_flag=True, help="Ship what the files hold now, then exit.")
 def tail_command(
     paths: tuple[str, ...],
@@ -57,6 +64,7 @@ def tail_command(
     state_path: Path | None,
     read_from: str,
     poll_seconds: float,
+    max_retries: int,
     once: bool,
 ) -> None:
     """Follow PATH... (files or glob patterns) and ship every new line to logradar."""
@@ -67,16 +75,18 @@ def tail_command(
         raise click.BadParameter(str(e), param_hint="--stream") from None
     state = state_path or default_state_path(stream, url)
     tailer = Tailer(list(paths), state, read_from=read_from)
-    shipper = HttpShipper(url, stream, token=token, host=socket.gethostname(), max_retries=3)
+    shipper = HttpShipper(
+        url, stream, token=token, host=socket.gethostname(), max_retries=max_retries
+    )
     stop = threading.Event()
-    refused: list[ShipError] = []
+    failures: list[ShipError] = []
 
     def ship(chunk: Chunk) -> None:
         try:
             shipper.send([line.encode("utf-8") for line in chunk.lines])
         except ShipError as e:
+            failures.append(e)
             if e.permanent:
-                refused.append(e)
                 stop.set()
             raise
 
@@ -89,5 +99,10 @@ def tail_command(
         follow(tailer, ship, stop, poll_seconds)
     finally:
         shipper.close()
+    refused = [e for e in failures if e.permanent]
     if refused:
         raise click.ClickException(f"logradar refused the lines: {refused[0]}")
+    if once and failures:
+        raise click.ClickException(
+            f"could not ship everything ({failures[-1]}); positions are saved, run again"
+        )

@@ -65,7 +65,7 @@ def header(ts_ns: int, level: str, stream: str) -> str:
 def novel_error_lines(pattern: int, count: int, ts_ns: int, stream: str = "payments") -> list[str]:
     """``count`` lines of a new error pattern, number ``pattern``, unlike any other pattern.
 
-    Each pattern has its own made-up words and its own token count (17 + ``pattern``), so a
+    Each pattern has its own made-up words and its own token count (18 + ``pattern``), so a
     template miner can merge it neither with the normal lines nor with another pattern.
     """
     words = []

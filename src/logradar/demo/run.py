@@ -24,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from logradar.config import Settings, load_config
+from logradar.config import ConfigError, Settings, load_config
 from logradar.demo.generator import STREAMS, DemoSystem, LogLine
 from logradar.schema import Severity
 from logradar.server import build_server
@@ -91,7 +91,7 @@ class Sender(threading.Thread):
         self.seed = seed
         self.stop_event = threading.Event()
         self.lines_sent = 0
-        self.failed_requests = 0
+        self.send_failed = False
         self.incident_at: str | None = None
 
     def run(self) -> None:
@@ -161,21 +161,26 @@ class Sender(threading.Thread):
         for stream, batch in sorted(by_stream.items(), key=lambda kv: kv[1][-1].ts_ns):
             try:
                 r = client.post(LTS_PATH.format(stream=stream), json=lts_body(batch))
-                ok = r.status_code == 200
-            except httpx.TransportError:
-                ok = False
-            if ok:
+            except httpx.TransportError:  # the server is stopping
+                continue
+            if r.status_code == 200:
                 self.lines_sent += len(batch)
-            else:
-                self.failed_requests += 1
+            elif not self.send_failed:
+                self.send_failed = True
+                reason = escape(r.text[:200])
+                self.console.print(f"[red]sending to {stream} failed: {r.status_code} {reason}[/]")
 
     def _status(self, client: httpx.Client) -> None:
         try:
             anomalies = client.get("/api/v1/anomalies", params={"limit": 1000}).json()
         except (httpx.TransportError, ValueError):
             return
+        serious = sum(
+            Severity.parse(a["severity"]) >= self.settings.alerts.min_severity for a in anomalies
+        )
         self.console.print(
-            f"[dim]{clock()}  {self.lines_sent:,} lines sent, {len(anomalies)} anomalies so far[/]"
+            f"[dim]{clock()}  {self.lines_sent:,} lines sent, {len(anomalies)} anomalies so far "
+            f"({serious} at alert level)[/]"
         )
 
 
@@ -201,13 +206,17 @@ class AlertPrinter:
 def run_demo(
     port: int, duration: float, incident_after: float, data_dir: Path | None, *, seed: int = 0
 ) -> None:
-    """Run the demo; exits with status 1 (no traceback) when ``port`` is taken."""
+    """Run the demo in a fresh temporary data dir unless ``data_dir`` is given.
+
+    Exits with status 1 (no traceback) when ``port`` is taken or the configuration from the
+    environment is invalid.
+    """
     console = Console(highlight=False, soft_wrap=True)
-    settings = load_config(
-        data_dir=data_dir or Path(tempfile.mkdtemp(prefix="logradar-demo-")),
-        server={"port": port},
-        alerts={"console": True},
-    )
+    try:
+        settings = load_config(data_dir=data_dir, server={"port": port}, alerts={"console": True})
+    except ConfigError as e:
+        console.print(f"[red]{escape(str(e))}[/]")
+        raise SystemExit(1) from None
     host = settings.server.host
     if settings.server.port == 0:
         settings.server.port = free_port(host)
@@ -218,6 +227,8 @@ def run_demo(
             f"Pick another one, e.g. [bold]logradar demo --port {free_port(host)}[/]"
         )
         raise SystemExit(1)
+    if data_dir is None:
+        settings.data_dir = Path(tempfile.mkdtemp(prefix="logradar-demo-"))
     # The demo prints alerts itself; the console channel's log line would repeat each one.
     logging.getLogger("logradar.alerts").setLevel(logging.ERROR)
 
@@ -268,8 +279,6 @@ def summarize(console: Console, settings: Settings, sender: Sender, printer: Ale
     serious = sum(Severity.parse(a["severity"]) >= settings.alerts.min_severity for a in anomalies)
     console.print("[bold]summary[/]")
     console.print(f"  lines sent:     {sender.lines_sent:,}")
-    if sender.failed_requests:
-        console.print(f"  failed sends:   {sender.failed_requests}")
     console.print(f"  incident:       {sender.incident_at or 'not injected'}")
     console.print(
         f"  anomalies:      {len(anomalies)} ({serious} at {settings.alerts.min_severity} or above)"

@@ -6,9 +6,14 @@ and the error lines. A window becomes the log share of each, ``log1p(count) - lo
 the total enters as the normaliser, not as a feature of its own, because the raw level drifts
 with the daily cycle beyond any recent training range (and the frequency detector judges it
 with seasonality). A scikit-learn :class:`~sklearn.ensemble.IsolationForest` is fitted on the
-recent windows (at most ``max_train``) and refitted every ``refit_every`` windows. The
+recent windows (at most ``max_train``) and refitted each time the training set could double,
+then every ``refit_every`` windows (a young model is the main source of false alarms). The
 threshold comes from the training data, without a contamination guess: the ``quantile`` of
-the training anomaly scores plus ``margin``. Windows that fire are not trained on. The
+the training anomaly scores plus ``margin``. A forest cannot score past its training range
+(its splits are drawn inside it: a window where a big template vanished scores like the most
+extreme training window), so a window ``range_spreads`` robust spreads outside the training
+range of a feature fires too, with the threshold as its score. Windows that fire are not
+trained on. The
 explanation names the features furthest from their training median; ``expected`` is the
 threshold and ``observed`` the window's score. The state holds the training matrix, not a
 pickled model: loading refits the forest with the same ``random_state``, i.e. the same model.
@@ -56,8 +61,7 @@ class StreamModel:
         """Rows seen since, used at the next refit."""
         self.forest: IsolationForest | None = None
         self.threshold = 1.0
-        self.median = np.zeros(0)
-        self.spread = np.zeros(0)
+        self.low = self.high = self.median = self.spread = np.zeros(0)
 
     def raw(self, counts: dict[int, int], total: int, errors: int) -> list[int]:
         """Counts per feature: the feature templates, the other lines, the error lines."""
@@ -86,7 +90,7 @@ class StreamModel:
                 self.fit()
             return
         self.pending.append(self.row(window.counts, window.total, window.errors))
-        if len(self.pending) >= cfg.refit_every:
+        if len(self.pending) >= min(cfg.refit_every, len(self.train)):
             self.train = (self.train + self.pending)[-cfg.max_train :]
             self.pending = []
             self.fit()
@@ -116,10 +120,16 @@ class StreamModel:
         scores = -self.forest.score_samples(x)
         # a window far outside the training range scores like the most extreme training
         # window (the trees split within the training range), so never above the maximum
-        self.threshold = min(float(np.quantile(scores, cfg.quantile)) + cfg.margin, scores.max())
+        self.threshold = float(np.quantile(scores, cfg.quantile) + cfg.margin)
+        self.low, self.high = x.min(axis=0), x.max(axis=0)
         self.median = np.median(x, axis=0)
         mad = np.median(np.abs(x - self.median), axis=0)
         self.spread = 1.4826 * mad + 0.1  # +0.1 (log1p units): constant features still rank
+
+    def outside(self, row: list[float]) -> float:
+        """How far the row is outside the training range, in robust spreads (0 = inside)."""
+        x = np.asarray(row)
+        return float((np.maximum(0.0, np.maximum(x - self.high, self.low - x)) / self.spread).max())
 
     def score(self, row: list[float]) -> float:
         """Isolation-forest anomaly score in 0..1 (about 0.5 is ordinary)."""
@@ -163,8 +173,9 @@ class MultivariateDetector:
         if model.forest is not None:
             row = model.row(window.counts, window.total, window.errors)
             score = model.score(row)
-            if score >= model.threshold:
-                out.append(self._anomaly(window, ctx, model, row, score))
+            outside = model.outside(row) >= self.config.range_spreads
+            if score >= model.threshold or outside:
+                out.append(self._anomaly(window, ctx, model, row, score, outside=outside))
         if not out:
             model.add(window)
         return out
@@ -176,6 +187,8 @@ class MultivariateDetector:
         model: StreamModel,
         row: list[float],
         score: float,
+        *,
+        outside: bool,
     ) -> Anomaly:
         assert model.features is not None
         deviation = (np.asarray(row) - model.median) / model.spread
@@ -188,18 +201,19 @@ class MultivariateDetector:
         tids = [model.features[i] for i in top if i < len(model.features)]
         examples = [line for t in tids for line in window.examples.get(t, [])][:3]
         severity = self.config.severity
+        why = f"isolation score {score:.2f}, threshold {model.threshold:.2f}"
+        if outside:
+            why += "; outside the range of its training windows"
         return Anomaly(
             detector=self.name,
             kind="multivariate",
             stream=window.stream,
             start=window.start,
             end=window.end,
-            score=min(1.0, max(0.0, score)),
+            score=min(1.0, max(score, model.threshold)),
             severity=severity.lower() if window.learning else severity,
             explanation=f"The mix of {window.total} lines on stream {window.stream} is unusual "
-            f"(isolation score {score:.2f}, threshold {model.threshold:.2f}), most of all "
-            + ", ".join(parts)
-            + ".",
+            f"({why}), most of all " + ", ".join(parts) + ".",
             expected=model.threshold,
             observed=score,
             examples=examples,

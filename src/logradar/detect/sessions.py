@@ -22,20 +22,20 @@ against them, most telling first:
 
 A session gets at most one anomaly, for its most surprising finding. Sessions seen while the
 stream is learning are scored (with one step lower severity) and then learned; later ones are
-scored, and with ``learn_online`` (the default) learned when judged normal. Nothing is judged
-before ``min_sessions`` were learned (with ``learn_online`` every session is learned until
-then). The rules are refitted as the number of learned sessions grows by a quarter, and when
-learning ends.
+only scored, or with ``learn_online`` also learned when judged normal. Nothing is judged before
+``min_sessions`` were learned (with ``learn_online`` every session is learned until then).
+The rules are refitted as the number of learned sessions grows by a quarter, and when learning
+ends.
 
 >>> from logradar.detect.base import DetectContext, Session
 >>> ctx = DetectContext(template_text=lambda t: f"event {t}", is_error_template=lambda t: False)
->>> det = SessionDetector()
+>>> det = SessionDetector(SessionsConfig(min_sessions=100))
 >>> for i in range(100):
 ...     _ = det.observe_session(Session("hdfs", f"b{i}", 0, 1, [1, 2, 2, 3], learning=True), ctx)
 >>> det.observe_session(Session("hdfs", "ok", 0, 1, [1, 2, 2, 3]), ctx)
 []
 >>> det.observe_session(Session("hdfs", "b", 0, 1, [1, 2, 9, 3]), ctx)[0].explanation
-"Session b ran 'event 9' (1 time), a template never seen in 101 normal sessions."
+"Session b ran 'event 9' (1 time), a template never seen in 100 normal sessions."
 """
 
 from __future__ import annotations
@@ -57,11 +57,13 @@ START = -1
 END = -2
 """Pseudo event after a session's last line."""
 
-MAX_VECTORS = 100_000
-"""Distinct count vectors kept for the count rules; rarer new ones beyond it are not stored."""
+MAX_VECTORS = 20_000
+"""Distinct count vectors kept for the count rules; new ones beyond it are not stored."""
 MAX_RULE_TEMPLATES = 30
 """Most frequent templates that take part in count rules and pair checks."""
-COEFFICIENTS = (1, 2, 3)
+MAX_COEFFICIENT = 3
+SEARCH_ROWS = 1000
+"""Heaviest distinct count vectors searched for count rules (all are checked)."""
 REFIT_GROWTH = 1.25
 
 SCORE_UNSEEN = 1.0
@@ -89,10 +91,13 @@ class SessionModel:
         self.sessions = 0
         self.doc_freq: dict[int, int] = {}
         """Template id -> number of learned sessions containing it."""
+        self.joint: dict[str, int] = {}
+        """'a,b' (ids, a < b) -> number of learned sessions containing both."""
         self.vectors: dict[str, int] = {}
         """Count vector ('id:n,id:n' sorted by id) -> number of learned sessions with it."""
         self.grams: dict[str, dict[int, int]] = {}
-        """Context ('a,b', last events, START padded) -> next event -> count."""
+        """Context ('a,b': the last events, START padded, and its shorter suffixes) -> next
+        event -> count."""
         self.rules: list[list[Any]] = []
         """Count rules: [[[id, coefficient], ...], sessions it held in, sessions using it]."""
         self.exclusive: list[list[int]] = []
@@ -105,12 +110,17 @@ class SessionModel:
         counts = _counts(events)
         for tid in counts:
             self.doc_freq[tid] = self.doc_freq.get(tid, 0) + 1
+        for a, b in itertools.combinations(sorted(counts), 2):
+            pair = f"{a},{b}"
+            self.joint[pair] = self.joint.get(pair, 0) + 1
         key = _vector_key(counts)
         if key in self.vectors or len(self.vectors) < MAX_VECTORS:
             self.vectors[key] = self.vectors.get(key, 0) + 1
-        for ctx, nxt in _transitions(events, self.config.order):
-            nexts = self.grams.setdefault(ctx, {})
-            nexts[nxt] = nexts.get(nxt, 0) + 1
+        for context, nxt in _transitions(events, self.config.order):
+            parts = context.split(",")
+            for k in range(len(parts)):
+                nexts = self.grams.setdefault(",".join(parts[k:]), {})
+                nexts[nxt] = nexts.get(nxt, 0) + 1
 
     def needs_fit(self, learning_ended: bool) -> bool:
         """True when the rules are stale: grown by a quarter, or learning just ended."""
@@ -133,19 +143,18 @@ class SessionModel:
         col = {t: i for i, t in enumerate(ids)}
         matrix = np.zeros((len(self.vectors), len(ids)), dtype=np.int64)
         weights = np.zeros(len(self.vectors), dtype=np.int64)
-        for row, (key, n) in enumerate(self.vectors.items()):
+        heaviest_first = sorted(self.vectors.items(), key=lambda kv: (-kv[1], kv[0]))
+        for row, (key, n) in enumerate(heaviest_first):
             weights[row] = n
             for tid, count in _parse_vector_key(key).items():
                 if tid in col:
                     matrix[row, col[tid]] = count
         self.rules = _mine_rules(ids, matrix, weights, cfg.tolerance, cfg.min_support)
-        present = (matrix > 0).astype(np.int64)
-        joint = present.T @ (present * weights[:, None])
         self.exclusive = [
-            [ids[i], ids[j]]
-            for i, j in itertools.combinations(range(len(ids)), 2)
-            if joint[i, j] == 0
-            and _disjoint_chance(self.doc_freq[ids[i]], self.doc_freq[ids[j]], self.sessions)
+            [a, b]
+            for a, b in itertools.combinations(ids, 2)
+            if f"{a},{b}" not in self.joint
+            and _disjoint_chance(self.doc_freq[a], self.doc_freq[b], self.sessions)
             <= cfg.pair_p_value
         ]
 
@@ -226,33 +235,33 @@ class SessionModel:
         return out
 
     def _transitions(self, events: Sequence[int], ctx: DetectContext) -> list[Finding]:
+        """The first transition the n-gram model finds too unlikely (DeepLog's criterion)."""
         cfg = self.config
         for context, nxt in _transitions(events, cfg.order):
             nexts, key = self._context(context)
             if nexts is None:
                 continue
             total = sum(nexts.values())
-            p = nexts.get(nxt, 0) / total
-            if p > cfg.min_probability:
+            n = nexts.get(nxt, 0)
+            if n / total > cfg.min_probability:
                 continue
             best = min(nexts, key=lambda t: (-nexts[t], t))
-            last = int(key.rsplit(",", 1)[-1])
-            after = "the session start" if last == START else f"'{ctx.template_text(last)}'"
-            likely = "ending" if best == END else f"'{ctx.template_text(best)}'"
-            seen = "never seen" if p == 0 else f"seen {nexts.get(nxt, 0):,} times"
+            before = [int(e) for e in key.split(",") if int(e) != START]
+            after = " then ".join(f"'{ctx.template_text(e)}'" for e in before)
+            likely = "the end" if best == END else f"'{ctx.template_text(best)}'"
             if nxt == END:
-                what = f"ended after {after}, {seen} in {total:,} such normal contexts"
-                tid = last if last != START else best
+                ended = "none" if n == 0 else f"only {n:,}"
+                what = f"ended after {after}, which ended {ended} of {total:,} normal cases"
             else:
-                what = f"ran '{ctx.template_text(nxt)}' after {after}, a transition {seen} in "
-                what += f"{total:,} normal ones"
-                tid = nxt
+                seen = "never seen" if n == 0 else f"seen only {n:,} times"
+                what = f"ran '{ctx.template_text(nxt)}' after {after or 'the session start'}, "
+                what += f"a transition {seen} in {total:,} normal cases"
             return [
                 Finding(
-                    SCORE_TRANSITION * (1 - p),
-                    tid,
+                    SCORE_TRANSITION * (1 - n / total),
+                    before[-1] if nxt == END else nxt,
                     nexts[best] / total,
-                    p,
+                    n / total,
                     f"{what} (most likely next: {likely}).",
                 )
             ]
@@ -273,6 +282,7 @@ class SessionModel:
         return {
             "sessions": self.sessions,
             "doc_freq": {str(k): v for k, v in self.doc_freq.items()},
+            "joint": dict(self.joint),
             "vectors": dict(self.vectors),
             "grams": {c: {str(k): v for k, v in n.items()} for c, n in self.grams.items()},
             "rules": self.rules,
@@ -283,6 +293,7 @@ class SessionModel:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sessions = state["sessions"]
         self.doc_freq = {int(k): v for k, v in state["doc_freq"].items()}
+        self.joint = dict(state["joint"])
         self.vectors = dict(state["vectors"])
         self.grams = {c: {int(k): v for k, v in n.items()} for c, n in state["grams"].items()}
         self.rules = [[[list(t) for t in terms], h, s] for terms, h, s in state["rules"]]
@@ -383,28 +394,26 @@ def _transitions(events: Sequence[int], order: int) -> Iterable[tuple[str, int]]
 def _mine_rules(
     ids: list[int], matrix: np.ndarray, weights: np.ndarray, tolerance: float, min_support: int
 ) -> list[list[Any]]:
-    """Independent count rules over 2 or 3 templates, simplest first."""
+    """Independent count rules over 2 or 3 templates, simplest first.
+
+    ``matrix`` rows are distinct count vectors, heaviest first. A rule over some templates must
+    hold for the heaviest sessions that use them, so the candidate is the integer vector
+    orthogonal to the first one (pairs) or two independent (triples) of those rows; it is
+    kept when its coefficients are small and it holds in all but ``tolerance`` of the support.
+    Candidates are searched among the heaviest ``SEARCH_ROWS`` rows, then checked on all.
+    """
     candidates = []
+    head, head_weights = matrix[:SEARCH_ROWS], weights[:SEARCH_ROWS]
     for k in (2, 3):
-        coefs = np.array(
-            [
-                c
-                for c in itertools.product([-3, -2, -1, 1, 2, 3], repeat=k)
-                if c[0] > 0 and math.gcd(*(abs(x) for x in c)) == 1
-            ],
-            dtype=np.int64,
-        )
         for cols in itertools.combinations(range(len(ids)), k):
-            sub = matrix[:, cols]
-            active = (sub > 0).any(axis=1)
-            support = int(weights[active].sum())
-            if support < min_support:
+            found = _holding(head[:, cols], head_weights, tolerance, min_support)
+            if found is not None and len(matrix) > SEARCH_ROWS:
+                found = _holding(matrix[:, cols], weights, tolerance, min_support, found[0])
+            if found is None:
                 continue
-            broken = (sub[active] @ coefs.T) != 0
-            fails = weights[active] @ broken
-            for ci in np.flatnonzero(fails <= tolerance * support):
-                terms = [[ids[c], int(w)] for c, w in zip(cols, coefs[ci], strict=True)]
-                candidates.append((k, int(np.abs(coefs[ci]).sum()), int(fails[ci]), terms, support))
+            coefs, fails, support = found
+            terms = [[ids[c], int(w)] for c, w in zip(cols, coefs, strict=True)]
+            candidates.append((k, int(np.abs(coefs).sum()), fails, terms, support))
     candidates.sort(key=lambda c: (c[0], c[1], c[2], c[3]))
     col = {t: i for i, t in enumerate(ids)}
     basis = np.zeros((0, len(ids)))
@@ -418,6 +427,45 @@ def _mine_rules(
             basis = grown
             rules.append([terms, support - fails, support])
     return rules
+
+
+def _holding(
+    sub: np.ndarray,
+    weights: np.ndarray,
+    tolerance: float,
+    min_support: int,
+    coefs: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, int] | None:
+    """(coefficients, failing sessions, support) of the rule ``sub`` obeys, if it obeys one."""
+    active = (sub > 0).any(axis=1)
+    support = int(weights[active].sum())
+    if support < min_support:
+        return None
+    rows = sub[active]
+    coefs = _orthogonal(rows) if coefs is None else coefs
+    if coefs is None:
+        return None
+    fails = int(weights[active] @ ((rows @ coefs) != 0))
+    return (coefs, fails, support) if fails <= tolerance * support else None
+
+
+def _orthogonal(rows: np.ndarray) -> np.ndarray | None:
+    """Smallest integer vector orthogonal to the leading row(s), if all its terms are 1..3."""
+    first = rows[0]
+    if rows.shape[1] == 2:
+        coefs = np.array([first[1], -first[0]])
+    else:
+        crossed = np.cross(rows, first)
+        independent = np.flatnonzero(crossed.any(axis=1))
+        if not len(independent):
+            return None
+        coefs = crossed[independent[0]]
+    if not coefs.all():
+        return None
+    coefs = coefs // math.gcd(*(int(abs(c)) for c in coefs))
+    if coefs[0] < 0:
+        coefs = -coefs
+    return coefs if np.abs(coefs).max() <= MAX_COEFFICIENT else None
 
 
 def _disjoint_chance(a: int, b: int, n: int) -> float:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from logradar import backtest
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
-from logradar.engine.local import write_json_atomic
+from logradar.engine.local import AnomalySink, write_json_atomic
 from logradar.engine.spark_map import (
     INPUT_COLUMNS,
     MapSnapshot,
@@ -279,8 +279,8 @@ class StreamReducer:
                 df = df.withColumn("offset", F.monotonically_increasing_id())
             mapped = self.mapper.map(df)
             out = self.mapper.reduce(mapped, self._now()) if mapped.num_rows else None
-            self._emit(out or self.core.tick(self._now()))
             self.lines += mapped.num_rows
+            self._emit(out or self.core.tick(self._now()))
             self.batch_id = batch_id
             self.save()
 
@@ -300,7 +300,7 @@ class StreamReducer:
         self.state.write({"batch_id": self.batch_id, "core": self.core.state_dict()})
 
 
-def store_sink(store: Store, on_anomalies: Callable[[list[tuple[int, Anomaly]]], None]) -> Sink:
+def store_sink(store: Store, on_anomalies: AnomalySink) -> Sink:
     """Window counts, templates and anomalies to the store; ``on_anomalies`` gets new ones."""
 
     def write(out: CoreOutput, core: DetectionCore) -> None:
@@ -451,8 +451,9 @@ class SparkEngine:
         tank: SqliteTank,
         store: Store,
         metrics: Metrics,
-        on_anomalies: Callable[[list[tuple[int, Anomaly]]], None],
+        on_anomalies: AnomalySink,
         master: str | None = None,
+        clock: str = "wall",
     ) -> None:
         self.settings = settings
         self.tank_path = tank.path
@@ -463,13 +464,27 @@ class SparkEngine:
             self.spark,
             settings,
             StateFile(settings.state_dir / "spark-core.json"),
-            [store_sink(store, on_anomalies)],
-            clock="wall",
+            [store_sink(store, self._counted(on_anomalies)), self._count],
+            clock=clock,
         )
+        self._lines = self.reducer.lines
 
     @property
     def core(self) -> DetectionCore:
         return self.reducer.core
+
+    def _count(self, out: CoreOutput, core: DetectionCore) -> None:
+        self.metrics.templates.set(len(core.template_stats))
+        self.metrics.lines_processed.inc(self.reducer.lines - self._lines)
+        self._lines = self.reducer.lines
+
+    def _counted(self, on_anomalies: AnomalySink) -> AnomalySink:
+        def count(new: list[tuple[int, Anomaly]]) -> None:
+            for _, a in new:
+                self.metrics.anomalies.labels(a.detector, str(a.severity)).inc()
+            on_anomalies(new)
+
+        return count
 
     def run(self, stop: threading.Event) -> None:
         """Run the query until ``stop``; then process what was accepted and stop it."""
@@ -483,7 +498,6 @@ class SparkEngine:
                 if query.exception() is not None:
                     raise RuntimeError(f"spark query failed: {query.exception()}")
                 self.reducer.tick()
-                self.metrics.templates.set(len(self.core.template_stats))
             query.processAllAvailable()
         finally:
             query.stop()

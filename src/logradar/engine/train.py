@@ -21,6 +21,9 @@ miner's next free id (``base_next_id``). When adopting, the engine applies this 
 Adopting *replaces* the detectors' baselines with the trained ones: what the running engine
 learned since the snapshot the trainer started from is lost (the archive holds those lines
 too, so training up to now covers them). Open windows, sessions, clocks and feedback stay.
+Trained on one stream (``stream``), only that stream's entries are replaced, in detectors
+whose state is keyed by stream; a detector with one model for all streams (sessions) keeps
+its current state then.
 """
 
 from __future__ import annotations
@@ -190,11 +193,31 @@ def adopt(core: DetectionCore, trained: dict[str, Any]) -> list[int]:
     new = [int(k) for k in trained["template_stats"] if k not in stats]
     for k in new:
         stats[str(k)] = trained["template_stats"][str(k)]
+    stream = trained["range"]["stream"]
     for group in ("window_detectors", "session_detectors"):
-        state[group] = {**state[group], **trained[group]}
+        for name, learned in trained[group].items():
+            current = state[group].get(name)
+            if stream is None or current is None:
+                state[group][name] = learned
+            elif merged := _merge_stream(current, learned, stream):
+                state[group][name] = merged
     core.load_state_dict(state)
     core.dirty_templates.update(new)
     return new
+
+
+def _merge_stream(
+    current: dict[str, Any], learned: dict[str, Any], stream: str
+) -> dict[str, Any] | None:
+    """``current`` with the entries of ``stream`` taken from ``learned``, for a detector
+    whose state is dicts keyed by stream (most are); None for any other shape."""
+    if not all(isinstance(v, dict) and set(v) <= {stream} for v in learned.values()):
+        return None
+    if set(learned) != set(current) or not all(isinstance(v, dict) for v in current.values()):
+        return None
+    return {
+        k: {**{s: x for s, x in current[k].items() if s != stream}, **learned[k]} for k in current
+    }
 
 
 class TrainedPickup:

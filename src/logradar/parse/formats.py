@@ -104,7 +104,7 @@ class LogFormat:
         fast = []
         for k, part in enumerate(parts):
             if k % 2 == 0:
-                regex.append(re.sub(" +", r"\\s+", part))
+                regex.append(_non_capturing(re.sub(" +", r"\\s+", part)))
                 fast.append(regex[-1])
                 continue
             name = part[1:-1]
@@ -285,6 +285,21 @@ class LogFormat:
 
 def _first(record: dict[str, object], keys: tuple[str, ...]) -> object:
     return next((record[k] for k in keys if record.get(k) is not None), None)
+
+
+def _non_capturing(fragment: str) -> str:
+    """Turn the plain groups of a regex fragment into non-capturing ones (Arrow needs every
+    capturing group named; loghub formats use e.g. ``(\\[<PID>\\])?``)."""
+    out, i = [], 0
+    while i < len(fragment):
+        c = fragment[i]
+        if c == "\\":
+            out.append(fragment[i : i + 2])
+            i += 2
+            continue
+        out.append("(?:" if c == "(" and not fragment.startswith("(?", i) else c)
+        i += 1
+    return "".join(out)
 
 
 _REGEX_META = set(".^$*+?()[]{}|\\")

@@ -40,6 +40,13 @@ _ALIASES = {
     "emerg": "fatal",
     "emergency": "fatal",
     "panic": "fatal",
+    # single letters (Android logcat and the like); only ever read from a level field
+    "v": "debug",
+    "d": "debug",
+    "i": "info",
+    "w": "warn",
+    "e": "error",
+    "f": "fatal",
 }
 _KEYS = pa.array(list(_ALIASES), pa.string())
 _VALUES = pa.array(list(_ALIASES.values()), pa.string())

@@ -1,14 +1,13 @@
 """Masking: replace the variable parts of log messages by ``<*>``, vectorized.
 
-One default rule set, no per-system regexes. A variable starts at a run of letters and
-digits that contains a digit and extends over the following word characters (``_``, ``-``
-and inner dots included) and an optional unit: numbers, decimals, IPs and versions
-(``10.0.0.1`` -> ``<*>``), hex ids, UUIDs, dates, ids such as ``attempt_1445_0020_m_0``
-(-> ``attempt_<*>``) or ``blk_-42`` (-> ``blk_<*>``), sizes and durations (``5.2 KB``,
-``12ms``). What precedes the first digit run and other characters stay, so
-``/10.0.0.1:8080`` becomes ``/<*>:<*>``, ``user=42`` ``user=<*>`` and ``core.2275``
-``core.<*>``. Variables without digits (user names, host names) are left to the template
-miner, which generalizes words that vary.
+One default rule set, no per-system regexes. A run of letters and digits that contains a
+digit is a variable, together with the ``.``/``-`` joined runs after it that contain digits
+too, and an optional unit: numbers, decimals, IPs and versions (``10.0.0.1`` -> ``<*>``),
+dates, hex ids, UUIDs, sizes and durations (``5.2 KB``, ``12ms``). A leading ``-`` is part of
+the number (``blk_-42`` -> ``blk_<*>``). Other characters stay, so ``/10.0.0.1:8080``
+becomes ``/<*>:<*>``, ``user=42`` ``user=<*>``, ``core.2275`` ``core.<*>`` and
+``attempt_1445_0020_m_0`` ``attempt_<*>_<*>_m_<*>``. Variables without digits (user names,
+host names) are left to the template miner, which generalizes words that vary.
 
 The whole mask is one RE2 pass (``pyarrow.compute.replace_substring_regex``) over the Arrow
 array, so the cost is one linear scan of the bytes.
@@ -21,10 +20,11 @@ import pyarrow.compute as pc
 
 WILDCARD = "<*>"
 
-#: A digit-bearing word, the word characters after it, and an optional unit.
+#: A digit-bearing alphanumeric run, the ``.``/``-`` joined runs after it, an optional unit.
 MASK_PATTERN = (
-    r"-?[A-Za-z0-9]*\d[\w\-]*(?:\.[\w\-]+)*"
+    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
     r"(?:\s?(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)\b)?"
+    r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
 )
 
 

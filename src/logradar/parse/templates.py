@@ -180,23 +180,27 @@ class TemplateMiner:
     def params(
         self, messages: pa.Array | pa.ChunkedArray, template_ids: pa.Array | pa.ChunkedArray
     ) -> pa.ListArray:
-        """The variable values of each line under its template (slow path: per line)."""
+        """The variable values of each line under its template (slow path: per line).
+
+        A line whose tokens align with its template is read token by token; other lines
+        (value lists, values with spaces) are matched against the whole template if they
+        are at most :data:`PARAMS_REGEX_CHARS` long, else they get no values.
+        """
         texts = _as_array(messages).to_pylist()
         tids = _as_array_int(template_ids).to_pylist()
-        regexes: dict[int, re.Pattern[str] | None] = {}
+        readers: dict[int, _ParamReader | None] = {}
         out: list[list[str]] = []
         for text, tid in zip(texts, tids, strict=True):
             if tid is None or text is None:
                 out.append([])
                 continue
-            if tid not in regexes:
+            if tid not in readers:
                 try:
-                    regexes[tid] = _param_regex(self.template(tid))
+                    readers[tid] = _ParamReader(self.template(tid))
                 except KeyError:
-                    regexes[tid] = None
-            rx = regexes[tid]
-            m = rx.fullmatch(text.strip()) if rx is not None else None
-            out.append(list(m.groups()) if m else [])
+                    readers[tid] = None
+            reader = readers[tid]
+            out.append(reader.read(text) if reader is not None else [])
         return pa.array(out, pa.list_(pa.string()))
 
     # Persistence --------------------------------------------------------------------------
@@ -280,7 +284,7 @@ class TemplateMiner:
         return enc.dictionary.to_pylist(), indices, firsts
 
     def _learn(self, form: str, order: int) -> int:
-        tokens = form.split()
+        tokens = _tokens(form)
         exact: tuple[int, int] | None = None  # (equal tokens, cluster)
         near: tuple[int, int, list[int]] | None = None
         need = SIMILARITY * len(tokens)
@@ -400,6 +404,21 @@ class TemplateMiner:
                 del self._cache[form]
 
 
+def _tokens(form: str) -> list[str]:
+    """Whitespace tokens; a run of equal masked words (``blk_<*> blk_<*> ...``, a list of
+    values) counts as one token, so lists of any length share a template."""
+    out: list[str] = []
+    for token in form.split():
+        if out and token == out[-1] and WILDCARD in token and _has_letters(token):
+            continue
+        out.append(token)
+    return out
+
+
+def _has_letters(token: str) -> bool:
+    return any(c.isalpha() for c in token.replace(WILDCARD, ""))
+
+
 def _key(tokens: list[str]) -> tuple[int, str]:
     """Bucket of a form: its length and first token (``<*>`` if that is a variable)."""
     first = tokens[0] if tokens and WILDCARD not in tokens[0] else WILDCARD
@@ -424,10 +443,47 @@ def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | N
     return equal, words
 
 
-def _param_regex(template: str) -> re.Pattern[str]:
-    parts = [re.escape(p) for p in template.split(WILDCARD)]
-    body = "(.*?)".join(parts)
-    return re.compile(re.sub(r"(\\ )+", r"\\s+", body), re.DOTALL)
+#: Longest line :meth:`TemplateMiner.params` matches with a whole-template regex.
+PARAMS_REGEX_CHARS = 4096
+
+
+class _ParamReader:
+    """Reads the values of ``<*>`` in lines of one template."""
+
+    def __init__(self, template: str) -> None:
+        self.tokens = template.split(" ") if template else []
+        self.slots = [
+            (i, None if t == WILDCARD else _token_regex(t))
+            for i, t in enumerate(self.tokens)
+            if WILDCARD in t
+        ]
+        self.template = template
+        self.whole: re.Pattern[str] | None = None
+
+    def read(self, text: str) -> list[str]:
+        raw = text.split()
+        if len(raw) == len(self.tokens):
+            values: list[str] = []
+            for i, rx in self.slots:
+                if rx is None:
+                    values.append(raw[i])
+                elif m := rx.fullmatch(raw[i]):
+                    values.extend(m.groups())
+                else:
+                    break
+            else:
+                return values
+        if len(text) > PARAMS_REGEX_CHARS:
+            return []
+        if self.whole is None:
+            body = "(.*?)".join(re.escape(p) for p in self.template.split(WILDCARD))
+            self.whole = re.compile(re.sub(r"(\\ )+", r"\\s+", body), re.DOTALL)
+        m = self.whole.fullmatch(text.strip())
+        return list(m.groups()) if m else []
+
+
+def _token_regex(token: str) -> re.Pattern[str]:
+    return re.compile("(.*?)".join(re.escape(p) for p in token.split(WILDCARD)), re.DOTALL)
 
 
 def _as_array_int(ids: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -8,6 +8,7 @@ fit the chosen layout become null; a column that fits no layout becomes all null
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,6 +69,8 @@ _LAYOUTS = [
         r"^(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}:\d{2}:\d{2})(?:[.,]\d+)?$",
         strptime="%b %d %H:%M:%S",
     ),
+    # 03-17 16:13:38.811 (Android logcat), 10.30 16:49:06: month and day, no year
+    _Layout("md", rf"^(\d{{1,2}})[-./](\d{{1,2}})\s+{_HMS}{_F}$"),
     # epoch seconds / ms / us / ns, optionally with a fraction
     _Layout("epoch", r"^(\d{9,10}|\d{12,13}|\d{15,16}|\d{18,19})(?:\.(\d{1,9}))?$"),
 ]
@@ -124,7 +127,26 @@ def _parse(values: pa.Array, name: str | None) -> pa.Array:
         return _epoch(values)
     if chosen.strptime is not None:
         return _strptime(values, chosen)
+    if chosen.name == "md":
+        return _latest_year(lambda year: _iso(_prefix(values, f"{year}-"), _MD_YEAR))
     return _iso(values, chosen)
+
+
+_MD_YEAR = _Layout("md-year", rf"^(\d{{4}})-(\d{{1,2}})[-./](\d{{1,2}})\s+{_HMS}{_F}$")
+
+
+def _prefix(values: pa.Array, text: str) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar(text), values, "")
+
+
+def _latest_year(parse: Callable[[int], pa.Array]) -> pa.Array:
+    """For layouts without a year: the current year, or the previous one for times more than
+    a day ahead of now."""
+    now = datetime.now(UTC)
+    this = parse(now.year).cast(pa.int64())
+    last = parse(now.year - 1).cast(pa.int64())
+    ahead = pc.greater(this, pa.scalar(int(now.timestamp() * 1e9) + 86_400 * 10**9, pa.int64()))
+    return pc.if_else(ahead, last, this).cast(TIMESTAMP)
 
 
 def _iso(values: pa.Array, layout: _Layout) -> pa.Array:
@@ -183,18 +205,12 @@ def _strptime(values: pa.Array, layout: _Layout) -> pa.Array:
     if "%Y" in layout.strptime:
         parsed = pc.strptime(text, format=layout.strptime, unit="ns", error_is_null=True)
         return parsed.cast(pa.int64()).cast(TIMESTAMP)
-    # No year: assume the current one, or the previous one for dates more than a day ahead.
-    now = datetime.now(UTC)
     fmt = "%Y " + layout.strptime
-    this = _with_year(text, now.year, fmt)
-    last = _with_year(text, now.year - 1, fmt)
-    ahead = pc.greater(this, pa.scalar(int(now.timestamp() * 1e9) + 86_400 * 10**9, pa.int64()))
-    return pc.if_else(ahead, last, this).cast(TIMESTAMP)
-
-
-def _with_year(text: pa.Array, year: int, fmt: str) -> pa.Array:
-    dated = pc.binary_join_element_wise(pa.scalar(str(year)), text, " ")
-    return pc.strptime(dated, format=fmt, unit="ns", error_is_null=True).cast(pa.int64())
+    return _latest_year(
+        lambda year: pc.strptime(
+            _prefix(text, f"{year} "), format=fmt, unit="ns", error_is_null=True
+        )
+    )
 
 
 def _groups(values: pa.Array, pattern: str) -> list[pa.Array]:

@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -44,7 +44,6 @@ from logradar.sources.loki import clean_text, concat, stream_name_from
 VERSION = "8.11.0"
 DEFAULT_STREAM = "elastic"
 HEADERS = {"X-Elastic-Product": "Elasticsearch"}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FRACTION = re.compile(r"[.,](\d+)")
 _ERROR_TYPES = {
     401: "security_exception",
@@ -72,7 +71,7 @@ def es_answer(body: Any, status: int = 200, headers: dict[str, str] | None = Non
 def es_error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
     """A whole-request error in Elasticsearch's shape."""
     kind = _ERROR_TYPES.get(status, "illegal_argument_exception")
-    cause = {"type": kind, "reason": reason}
+    cause = {"type": kind, "reason": clean_text(reason)}
     return es_answer({"error": {"root_cause": [cause], **cause}, "status": status}, status, headers)
 
 
@@ -92,7 +91,7 @@ def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _event_ns(value: Any, default_ns: int) -> int:
     """``@timestamp`` as Elasticsearch reads it: ISO-8601 (UTC when unzoned) or epoch numbers."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
         value = int(value)
     if isinstance(value, str):
         fraction = _FRACTION.search(value)
@@ -102,7 +101,7 @@ def _event_ns(value: Any, default_ns: int) -> int:
         except ValueError:
             raise ValueError(f"failed to parse date field [{value[:40]}]") from None
         dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-        ns = (dt - EPOCH) // timedelta(seconds=1) * 10**9
+        ns = int(dt.timestamp()) * 10**9  # exact: the fraction was cut off above
         if fraction:
             ns += int(fraction.group(1)[:9].ljust(9, "0"))
     else:
@@ -140,17 +139,23 @@ class _Bulk:
         self.path_index = path_index
         self.received = now_ns()
         self.items: list[dict[str, Any]] = []
+        self.id_prefix = secrets.token_urlsafe(9)
+        self.streams: dict[str, str] = {}
         self.rows: dict[str, tuple[list[str], list[int], list[str | None], list[str | None]]] = {}
 
     def fail(self, op: str, index: Any, doc_id: Any, status: int, kind: str, reason: str) -> None:
-        error = {"type": kind, "reason": reason}
+        error = {"type": kind, "reason": clean_text(reason)}
+        index = clean_text(index) if isinstance(index, str) else None
         item = {"_index": index, "_id": doc_id, "status": status, "error": error}
         self.items.append({op: item})
 
     def add(self, op: str, meta: dict[str, Any], source: str) -> None:
         index = meta.get("_index", self.path_index)
         doc_id = meta.get("_id")
-        doc_id = secrets.token_urlsafe(15) if doc_id is None else clean_text(str(doc_id))
+        if doc_id is None:
+            doc_id = f"{self.id_prefix}{len(self.items):08x}"
+        else:
+            doc_id = clean_text(str(doc_id))
         if not isinstance(index, str) or not index:
             kind = "action_request_validation_exception"
             self.fail(op, index, doc_id, 400, kind, "index is missing")
@@ -167,7 +172,9 @@ class _Bulk:
             return
         host = labels.get("host.name") or labels.get("host")
         labels["_index"] = index
-        stream = stream_name_from(index, DEFAULT_STREAM)
+        stream = self.streams.get(index) or self.streams.setdefault(
+            index, stream_name_from(index, DEFAULT_STREAM)
+        )
         messages, times, hosts, label_col = self.rows.setdefault(stream, ([], [], [], []))
         messages.append(message)
         times.append(ts)
@@ -197,7 +204,7 @@ def _parse_bulk(text: str, path_index: str | None) -> _Bulk:
             continue
         try:
             action = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             raise IngestError(
                 400, f"Malformed action/metadata line [{number}], expected START_OBJECT"
             ) from None

@@ -120,7 +120,7 @@ class _Push:
 
 
 def _ns(value: Any, where: str) -> int:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
         ns = int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         ns = value
@@ -140,8 +140,8 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
 def _from_json(body: bytes, push: _Push) -> None:
     try:
         doc = json.loads(decode_text(body))
-    except json.JSONDecodeError as e:
-        raise IngestError(400, f"invalid JSON push: {e.msg} at character {e.pos}") from None
+    except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+        raise IngestError(400, f"invalid JSON push: {e}") from None
     except RecursionError:
         raise IngestError(400, "invalid JSON push: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("streams", []), list):
@@ -215,7 +215,7 @@ async def push(request: Request) -> Response:
             _from_protobuf(body, collected, limit)
         await ingest(request, concat(collected.tables), "loki")
     except IngestError as e:
-        return PlainTextResponse(e.reason + "\n", e.status, headers=e.headers)
+        return PlainTextResponse(clean_text(e.reason) + "\n", e.status, headers=e.headers)
     return Response(status_code=204)
 
 

@@ -75,7 +75,8 @@ class LtsPullSource:
         self._client: httpx.Client | None = None
 
     # Lifecycle ----------------------------------------------------------------------------
-    def start(self, ingest: IngestFn) -> None:
+    def open(self) -> None:
+        """Check the config, load the saved position and open the HTTP client."""
         missing = [
             k
             for k in ("endpoint", "project_id", "log_group_id", "log_stream_id", "access_key")
@@ -88,6 +89,9 @@ class LtsPullSource:
         validate_stream_name(self.stream)
         self._load_state()
         self._client = httpx.Client(timeout=self.cfg.timeout_seconds)
+
+    def start(self, ingest: IngestFn) -> None:
+        self.open()
         self._thread = threading.Thread(target=self._run, args=(ingest,), name="lts-pull")
         self._thread.daemon = True
         self._thread.start()
@@ -158,6 +162,7 @@ class LtsPullSource:
                 self._ingest_reliably(ingest, fresh)
                 self.seen.update({str(item["line_num"]): end for item in fresh})
                 ingested += len(fresh)
+                self.pulled += len(fresh)
                 self._save_state()
             if len(logs) < self.cfg.limit:
                 break
@@ -169,16 +174,16 @@ class LtsPullSource:
         keep_after = end - int(self.cfg.overlap_seconds * 1000)
         self.seen = {k: v for k, v in self.seen.items() if v >= keep_after}
         self._save_state()
-        self.pulled += ingested
         return ingested
 
     def _query(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        assert self._client is not None
+        if self._client is None:
+            raise RuntimeError("call open() or start() first")
         payload = json.dumps(body, separators=(",", ":")).encode()
         headers = huawei_signer.sign(
             "POST",
             self.url,
-            {"Content-Type": "application/json;charset=UTF-8"},
+            {"Content-Type": "application/json;charset=UTF-8", "X-Project-Id": self.cfg.project_id},
             payload,
             self.cfg.access_key,
             self.cfg.secret_key.get_secret_value(),
@@ -207,7 +212,7 @@ class LtsPullSource:
             hosts.append(next((item_labels[k] for k in HOST_LABELS if k in item_labels), None))
             labels.append(json.dumps(item_labels, sort_keys=True) if item_labels else None)
         table = ingest_table(self.stream, messages, ts, host=hosts, labels=labels)
-        delay = 0.5
+        delay = 0.2
         while True:
             try:
                 ingest(table, self.name)

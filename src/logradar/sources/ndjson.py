@@ -39,6 +39,12 @@ from logradar.sources.common import (
 DEFAULT_STREAM = "default"
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines separated by ``\n`` (or ``\r\n``) only: form feeds, ``\x85``, ``\u2028`` and the
+    like are content, not line breaks (``str.splitlines`` would cut lines there)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
     streams: list[str] = []
     ts: list[int] = []
@@ -46,7 +52,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
     labels: list[str | None] = []
     messages: list[str] = []
     known_streams: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -109,7 +115,7 @@ async def post_logs(request: Request) -> JSONResponse:
         if content_type in ("application/x-ndjson", "application/json", "application/jsonl"):
             table = _ndjson_table(text, query_stream, received)
         elif content_type == "text/plain":
-            lines = [line for line in text.splitlines() if line.strip()]
+            lines = [line for line in split_lines(text) if line.strip()]
             host = request.query_params.get("host")
             table = ingest_table(query_stream, lines, received, host=host, ingest_ns=received)
         else:

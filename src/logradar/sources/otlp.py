@@ -167,6 +167,17 @@ def _hex_ids_to_base64(doc: Any) -> None:
                             raise IngestError(400, f"{key} {value[:40]!r} is not hex") from None
 
 
+def _cleaned(value: Any) -> Any:
+    """JSON data with lone surrogates (``\\ud800`` escapes) in strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _cleaned(v) for k, v in value.items()}
+    return value
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -182,9 +193,9 @@ def _parse(body: bytes, content_type: str) -> Any:
         except DecodeError as e:
             raise IngestError(400, f"invalid ExportLogsServiceRequest: {e}") from None
     try:
-        doc = json.loads(decode_text(body))
-    except json.JSONDecodeError as e:
-        raise IngestError(400, f"invalid JSON: {e.msg} at character {e.pos}") from None
+        doc = _cleaned(json.loads(decode_text(body)))
+    except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+        raise IngestError(400, f"invalid JSON: {e}") from None
     except RecursionError:
         raise IngestError(400, "invalid JSON: nested too deeply") from None
     _hex_ids_to_base64(doc)
@@ -214,7 +225,8 @@ async def export_logs(request: Request) -> Response:
         body = await read_body(request, limit)
         await ingest(request, _records_table(_parse(body, content_type)), "otlp")
     except IngestError as e:
-        status = status_pb2.Status(code=_GRPC_CODES.get(e.status, 2), message=e.reason)
+        code = _GRPC_CODES.get(e.status, 2)
+        status = status_pb2.Status(code=code, message=clean_text(e.reason))
         return _answer(status, content_type, e.status, e.headers)
     return _answer(logs_service_pb2.ExportLogsServiceResponse(), content_type)
 

@@ -1,10 +1,10 @@
 """Syslog receiver: RFC 5424 and RFC 3164 over UDP, and over TCP (RFC 6587 framing).
 
 - **Parsing.** ``<PRI>`` gives facility and severity (labels ``facility``, ``severity`` and the
-  normalized ``level``); the timestamp becomes ``ts``, the hostname ``host``, the app-name
-  (5424) or tag (3164) the stream (sanitized to a valid stream name) unless a fixed stream is
-  configured; structured data becomes labels ``SD-ID.PARAM``. Anything unparseable is kept
-  whole as the message: garbage never stops the listener.
+  normalized ``level``); the timestamp becomes ``ts``, the hostname ``host`` (else the
+  sender's address), the app-name (5424) or tag (3164) the stream (sanitized to a valid stream
+  name) unless a fixed stream is configured; structured data becomes labels ``SD-ID.PARAM``.
+  Anything unparseable is kept whole as the message: garbage never stops the listener.
 - **TCP** framing is detected per connection: octet-counting (``LEN SP MSG``) when the first
   byte is a digit, else newline-delimited. Each connection batches (``BATCH_LINES`` lines or
   ``BATCH_SECONDS``) and ingests from its own thread; under backpressure it stops reading
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from logradar.config import SyslogSourceConfig
 from logradar.parse.levels import SYSLOG_SEVERITY
-from logradar.schema import INGEST_SCHEMA, TIMESTAMP, now_ns
+from logradar.schema import INGEST_SCHEMA, TIMESTAMP, now_ns, validate_stream_name
 from logradar.sources.base import IngestFn
 from logradar.sources.common import IngestError
 
@@ -56,6 +56,7 @@ _TAG = re.compile(r"([^\s:\[\]]{1,128})(?:\[([^\]]*)\])?: ?")
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
 )}  # fmt: skip
+_SD_ID = re.compile(r'\[([^\s=\]"]{1,32})')
 _SD_PARAM = re.compile(r' ([^\s=\]"]{1,32})="((?:[^"\\]|\\.)*)"', re.DOTALL)
 _SD_UNESCAPE = re.compile(r"\\([\"\\\]])")
 _STREAM_BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -143,13 +144,16 @@ def _parse_sd(text: str, labels: dict[str, str]) -> int | None:
     found: dict[str, str] = {}
     pos = 0
     while pos < len(text) and text[pos] == "[":
-        match = re.match(r"\[([^\s=\]\"]{1,32})", text[pos:])
+        match = _SD_ID.match(text, pos)
         if match is None:
             return None
         sd_id = match.group(1)
-        pos += match.end()
+        pos = match.end()
         while (param := _SD_PARAM.match(text, pos)) is not None:
-            found[f"{sd_id}.{param.group(1)}"] = _SD_UNESCAPE.sub(r"\1", param.group(2))
+            value = param.group(2)
+            if "\\" in value:
+                value = _SD_UNESCAPE.sub(r"\1", value)
+            found[f"{sd_id}.{param.group(1)}"] = value
             pos = param.end()
         if pos >= len(text) or text[pos] != "]":
             return None
@@ -184,13 +188,14 @@ def _tagged(rest: str, ts: int, host: str | None) -> SyslogMessage:
 
 
 def _bsd_ns(match: re.Match[str], received_ns: int) -> int:
-    """RFC 3164 time has no year or zone: assume UTC and the year that puts it nearest now."""
+    """RFC 3164 time has no year or zone: like rsyslog, take this machine's local time zone
+    and the year that puts it nearest to now (December's line received in January)."""
     month, day = _MONTHS[match.group(1)], int(match.group(2))
     hh, mm, ss = (int(match.group(i)) for i in (3, 4, 5))
-    now = datetime.fromtimestamp(received_ns / 1e9, UTC)
+    now = datetime.fromtimestamp(received_ns / 1e9)
     try:
-        dt = datetime(now.year, month, day, hh, mm, ss, tzinfo=UTC)
-        if (dt - now).days > 1:  # December's line received in January
+        dt = datetime(now.year, month, day, hh, mm, ss)
+        if (dt - now).days >= 1:
             dt = dt.replace(year=now.year - 1)
     except ValueError:
         return received_ns
@@ -257,7 +262,16 @@ class SyslogSource:
     # Lifecycle ----------------------------------------------------------------------------
     def start(self, ingest: IngestFn) -> None:
         """Bind the sockets (raising ``OSError`` if a port is taken) and start the threads."""
+        if self.cfg.stream is not None:
+            validate_stream_name(self.cfg.stream)
         self._ingest = ingest
+        try:
+            self._listen()
+        except OSError:
+            self.stop()
+            raise
+
+    def _listen(self) -> None:
         family = socket.AF_INET6 if ":" in self.cfg.host else socket.AF_INET
         if self.cfg.udp_port is not None:
             udp = socket.socket(family, socket.SOCK_DGRAM)
@@ -289,6 +303,7 @@ class SyslogSource:
 
     def _spawn(self, name: str, target, *args) -> None:  # type: ignore[no-untyped-def]
         thread = threading.Thread(target=target, args=args, name=f"syslog-{name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
 
@@ -381,7 +396,7 @@ class SyslogSource:
             for frame in framer.close():
                 self._add_frame(batch, frame, peer)
             if batch.rows:
-                self._flush_reliably(batch, final=True)
+                self._flush_reliably(batch)
         finally:
             conn.close()
             self._connections.release()
@@ -395,8 +410,11 @@ class SyslogSource:
         with self._lock:
             self.received += 1
 
-    def _flush_reliably(self, batch: _Batch, final: bool = False) -> None:
-        """Ingest, retrying under backpressure; meanwhile this connection is not read."""
+    def _flush_reliably(self, batch: _Batch) -> None:
+        """Ingest, retrying under backpressure; meanwhile this connection is not read.
+
+        Only shutting down ends the retries (the lines are then logged as not ingested).
+        """
         table = batch.take()
         delay = BATCH_SECONDS
         while True:
@@ -409,7 +427,7 @@ class SyslogSource:
             except Exception:
                 wait = delay
                 log.exception("syslog TCP ingest failed; retrying in %.1f s", wait)
-            if self._stop.wait(min(wait, RETRY_MAX_SECONDS)) and final:
+            if self._stop.wait(min(wait, RETRY_MAX_SECONDS)):
                 log.warning("shutting down: %d syslog TCP lines not ingested", table.num_rows)
                 return
             delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -447,21 +465,27 @@ class _Framer:
 
     def _octet_frames(self) -> list[bytes]:
         frames: list[bytes] = []
+        buf, pos = self.buf, 0
         while True:
-            start = len(self.buf) - len(self.buf.lstrip())
-            space = self.buf.find(b" ", start, start + 12)
+            while pos < len(buf) and buf[pos] in b" \t\r\n\x00":
+                pos += 1
+            space = buf.find(b" ", pos, pos + 12)
             if space < 0:
-                if len(self.buf) - start >= 12:  # no length prefix: not octet-counting
-                    self.octets = False
-                    return frames + self._line_frames()
-                return frames
-            length = bytes(self.buf[start:space])
+                if len(buf) - pos >= 12:  # no length prefix: not octet-counting after all
+                    return self._fall_back(frames, pos)
+                break
+            length = bytes(buf[pos:space])
             if not length.isdigit() or not 0 < int(length) <= MAX_FRAME_BYTES:
-                self.octets = False
-                del self.buf[:start]
-                return frames + self._line_frames()
+                return self._fall_back(frames, pos)
             end = space + 1 + int(length)
-            if len(self.buf) < end:
-                return frames
-            frames.append(bytes(self.buf[space + 1 : end]))
-            del self.buf[:end]
+            if len(buf) < end:
+                break
+            frames.append(bytes(buf[space + 1 : end]))
+            pos = end
+        del buf[:pos]
+        return frames
+
+    def _fall_back(self, frames: list[bytes], pos: int) -> list[bytes]:
+        self.octets = False
+        del self.buf[:pos]
+        return frames + self._line_frames()

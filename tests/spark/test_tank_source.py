@@ -1,0 +1,67 @@
+"""``up --engine spark``: the tank through the Python streaming data source into the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from logradar.engine.core import DetectionCore
+from logradar.engine.spark import SparkEngine
+from logradar.engine.spark_tank import CONSUMER
+from logradar.metrics import Metrics
+from logradar.schema import Anomaly, ingest_table
+from logradar.store import Store
+from logradar.tank import SqliteTank
+
+from .conftest import HDFS, hdfs_settings
+
+pytestmark = pytest.mark.spark
+
+SEGMENT = 500
+T0 = 1_764_000_000_000_000_000
+
+
+def test_spark_engine_over_the_tank_equals_the_core(spark, tmp_path):
+    settings = hdfs_settings(max_batch_rows=SEGMENT).model_copy(update={"data_dir": tmp_path})
+    tank = SqliteTank(settings.tank_path)
+    lines = HDFS.read_text(encoding="utf-8").splitlines()
+    for i in range(0, len(lines), SEGMENT):
+        part = lines[i : i + SEGMENT]
+        tank.append(ingest_table("hdfs", part, [T0 + (i + k) * 1000 for k in range(len(part))]))
+
+    core = DetectionCore(settings.engine, settings.parser, settings.detectors)
+    expected: list[Anomaly] = []
+    offset = -1
+    while (batch := tank.read(offset, SEGMENT)).num_rows:
+        expected += core.process(batch, None).anomalies
+        offset = batch.column("offset")[-1].as_py()
+    assert expected, "the HDFS sample yields anomalies"
+
+    store = Store(settings.store_url)
+    new: list[Anomaly] = []
+    metrics = Metrics()
+    engine = SparkEngine(
+        settings, tank, store, metrics, lambda rows: new.extend(a for _, a in rows), clock="event"
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,))
+    runner.start()
+    deadline = time.monotonic() + 120
+    while runner.is_alive() and engine.core.offset < tank.end_offset():
+        assert time.monotonic() < deadline, "the engine did not catch up in time"
+        time.sleep(0.5)
+    stop.set()
+    runner.join(60)
+    assert not runner.is_alive()
+
+    assert engine.core.offset == tank.end_offset()
+    assert engine.reducer.lines == len(lines)
+    assert Counter(a.fingerprint for a in new) == Counter(a.fingerprint for a in expected)
+    assert metrics.registry.get_sample_value("logradar_lines_processed_total") == len(lines)
+    deadline = time.monotonic() + 10  # Spark commits the source after the batch
+    while tank.committed(CONSUMER) < tank.end_offset() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tank.committed(CONSUMER) == tank.end_offset()
