@@ -49,7 +49,8 @@ def ensure_drain3() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "drain3"], check=True)
 
 
-#: Drain3's example masking (drain3.ini in its repository): ids, IPs, hex sequences, numbers.
+#: Drain3's example masking (drain3.ini in its repository): ids, IPs, hex sequences, numbers
+#: (its last, application-specific "executed cmd" rule is left out).
 DRAIN3_MASKS = [
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),
     (r"((?<=[^A-Za-z0-9])|^)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})((?=[^A-Za-z0-9])|$)", "IP"),
@@ -61,7 +62,8 @@ DRAIN3_MASKS = [
 
 
 def drain3_miner():
-    """A Drain3 TemplateMiner with the example configuration (sim_th 0.4, depth 4)."""
+    """A Drain3 TemplateMiner with its example configuration (drain3.ini: sim_th 0.4,
+    depth 4, max_children 100, max_clusters 1024, extra delimiter ``_``, the masks above)."""
     ensure_drain3()
     from drain3 import TemplateMiner
     from drain3.masking import MaskingInstruction
@@ -70,6 +72,9 @@ def drain3_miner():
     config = TemplateMinerConfig()
     config.drain_sim_th = 0.4
     config.drain_depth = 4
+    config.drain_max_children = 100
+    config.drain_max_clusters = 1024
+    config.drain_extra_delimiters = ["_"]
     config.masking_instructions = [MaskingInstruction(p, name) for p, name in DRAIN3_MASKS]
     config.profiling_enabled = False
     config.snapshot_interval_minutes = 10**9

@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 
+from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
 from logradar.commands.send import send_command
 from logradar.commands.tail import tail_command
+from logradar.commands.train import train_command
 from logradar.config import ConfigError, Settings, load_config
 
 CONFIG_OPTION = click.option(
@@ -163,3 +165,7 @@ main.add_command(parse_command, "parse")
 main.add_command(patterns_command, "patterns")
 main.add_command(send_command, "send")
 main.add_command(tail_command, "tail")
+main.add_command(train_command, "train")
+main.add_command(expected_command, "expected")
+main.add_command(mute_command, "mute")
+main.add_command(unmute_command, "unmute")

@@ -251,10 +251,7 @@ class MultivariateConfig(_Section):
         0.995, gt=0.5, lt=1, description="Training-score quantile the threshold starts from."
     )
     margin: float = Field(
-        0.03,
-        ge=0,
-        description="Added to that quantile's anomaly score to set the threshold (capped at "
-        "the highest training score: far-out windows score like the most extreme one).",
+        0.05, ge=0, description="Added to that quantile's anomaly score to set the threshold."
     )
     range_spreads: float = Field(
         4.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 from logradar.backtest import run_backtest
@@ -64,3 +65,38 @@ def test_engine_judges_rendered_sessions_like_the_event_keys(tmp_path):
         assert a["explanation"].startswith(f"Session {block} ")
         assert a["examples"] and all(block in line for line in a["examples"])
         assert a["template"] and "<*>" in a["template"]
+
+
+def test_rendered_lines_match_the_hdfs_templates_in_session_order():
+    """Every line has the HDFS header and the content of its event's template (E1..E30 as
+    in HDFS_templates.csv), names only its own block, and keeps its session's event order,
+    while sessions interleave in time. The same seed renders the same lines."""
+    templates = {}
+    for line in (DATA / "HDFS_templates.csv").read_text().splitlines()[1:]:
+        key, template = line.split(",", 1)
+        parts = (re.escape(p) for p in template.split("<*>"))
+        templates[int(key[1:])] = re.compile(".*".join(parts) + "$")
+    header = re.compile(r"^(\d{6}) (\d{6}) (\d+) (INFO|WARN) (\S+): (.*)$")
+    sessions = [list(range(1, 31)), *read_sessions(DATA / "abnormal_dev.txt")[:300]]
+
+    lines, blocks = render_sessions(sessions, seed=5)
+
+    assert (lines, blocks) == render_sessions(sessions, seed=5)
+    assert len(set(blocks)) == len(blocks)
+    assert len(lines) == sum(map(len, sessions))
+    stamps = [header.match(line).group(1, 2) for line in lines]
+    assert stamps == sorted(stamps)
+    by_block: dict[str, list[str]] = {}
+    for line in lines:
+        [block] = set(re.findall(SESSION_KEY, line))
+        by_block.setdefault(block, []).append(header.match(line).group(6))
+    for events, block in zip(sessions, blocks, strict=True):
+        contents = by_block[block]
+        assert len(contents) == len(events)
+        for event, content in zip(events, contents, strict=True):
+            assert templates[event].match(content), (event, content)
+    rows: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        rows.setdefault(re.search(SESSION_KEY, line).group(), []).append(i)
+    interleaved = [r[-1] - r[0] + 1 > len(r) for r in rows.values() if len(r) > 1]
+    assert sum(interleaved) > 0.9 * len(interleaved)

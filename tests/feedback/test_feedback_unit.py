@@ -111,3 +111,23 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+@pytest.mark.integration
+def test_feedback_tables_on_postgresql(pg_url, core):
+    store = Store(pg_url)
+    try:
+        [(first, _), (second, _)] = store.add_anomalies([spike(40), spike(40, start=S)])
+        assert store.mark_expected(first, 5 * S)["status"] == "expected"
+        assert store.mark_expected(10**9, 5 * S) is None
+        assert store.baseline_open(detected_before_ns=2**62, now_ns=6 * S) == 1
+        actions = [(a, i) for _, a, i, _ in store.pending_feedback(0)]
+        assert actions == [("expected", first), ("baselined", second)]
+        mute = store.add_mute(stream="web", template_id=None, until_ns=9 * S, reason="x", now_ns=0)
+        assert [m.id for m in store.list_mutes(active_at_ns=8 * S)] == [mute.id]
+        assert store.list_mutes(active_at_ns=9 * S) == []
+        assert store.delete_mute(mute.id) and not store.delete_mute(mute.id)
+        fb = Feedback(FeedbackConfig())
+        assert fb.apply(store, core) == 2
+    finally:
+        store.close()

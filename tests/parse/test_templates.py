@@ -58,6 +58,19 @@ def test_generalization_records_history() -> None:
     assert by_id[third].count == 3
 
 
+def test_resolve_ids_maps_old_ids_to_current_ones() -> None:
+    miner = TemplateMiner(max_templates=3)
+    early = miner.parse(pa.array(["Invalid user alice from 1.2.3.4", "disk full"]))
+    late = miner.parse(
+        pa.array(["Invalid user bob from 1.2.3.4", "Invalid user carol from 5.6.7.8"])
+    )
+    resolved = miner.resolve_ids(pa.chunked_array([early, late, pa.array([None, 999], pa.int64())]))
+    assert resolved.to_pylist() == [late[1].as_py(), early[1].as_py()] + [late[1].as_py()] * 2 + [
+        None,
+        None,
+    ]
+
+
 def test_ids_are_never_reused() -> None:
     miner = TemplateMiner(max_templates=5)
     seen: set[int] = set()

@@ -3,8 +3,8 @@
 The server runs in the main thread (so Ctrl-C is handled by uvicorn); a sender thread replays
 :class:`~logradar.demo.generator.DemoSystem` through the Huawei LTS report API every
 ``SEND_EVERY`` seconds, injects the ``db_outage`` incident after ``incident_after`` seconds and
-stops the server after ``duration`` seconds (0: run until Ctrl-C). Alerts are printed as they
-fire, and a summary at the end.
+stops the server after ``duration`` seconds (0: run until Ctrl-C); both count from when the
+server is ready. Alerts are printed as they fire, and a summary at the end.
 """
 
 from __future__ import annotations

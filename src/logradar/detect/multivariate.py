@@ -118,8 +118,6 @@ class StreamModel:
             n_estimators=cfg.n_estimators, random_state=cfg.random_state
         ).fit(x)
         scores = -self.forest.score_samples(x)
-        # a window far outside the training range scores like the most extreme training
-        # window (the trees split within the training range), so never above the maximum
         self.threshold = float(np.quantile(scores, cfg.quantile) + cfg.margin)
         self.low, self.high = x.min(axis=0), x.max(axis=0)
         self.median = np.median(x, axis=0)

@@ -95,7 +95,7 @@ class DetectionCore:
         self.session_idle_ns = int(engine.session_idle_seconds * 1e9)
         self.session_pattern = session_pattern(engine.session_key)
         self.log_format = LogFormat.compile(log_format or parser.log_format)
-        self.miner = TemplateMiner(max_templates=parser.max_templates)
+        self.miner = TemplateMiner(max_templates=parser.max_templates, max_cache=parser.max_cache)
         self.window_detectors = build_window_detectors(detectors)
         self.session_detectors = build_session_detectors(detectors)
         self.streams: dict[str, _StreamState] = {}

@@ -6,23 +6,27 @@ How a batch is parsed:
 2. The masked forms are dictionary-encoded (Arrow); each *unique* masked form is looked up in
    a dict of known forms. The common path is therefore per unique form, never per line.
 3. Unknown forms, in order of first appearance, go to the mining step (Drain-like, with one
-   change). Forms are bucketed by token count and first token (``<*>`` when that is a
-   variable). Against each cluster of the bucket a form has *equal* tokens, *free*
-   differences (a wildcard or a masked token is involved: that position is a variable) and
-   *word* differences (two different plain words). A form joins the cluster with the most
-   equal tokens (at least ``SIMILARITY`` of them) that it differs from only freely. Plain
-   words are presumed constant: a position where words differ becomes a variable only once
-   ``DISTINCT_WORDS`` different words were seen there (and at most ``MAX_WORD_DIFFS`` such
-   positions at a time); until then each variant keeps its own cluster. This is what keeps
-   "Failed password for" and "Failed none for" apart, while user names still generalize.
-   When a template generalizes, clusters of its bucket that now fit it are merged into it.
+   change). A form is split on whitespace, a run of equal masked words (a value list such
+   as ``blk_<*> blk_<*>``) counting as one token, and bucketed by token count and first
+   token (``<*>`` when that is a variable). Against each cluster of the bucket a form has
+   *equal* tokens, *free* differences (a wildcard or a masked token is involved: that
+   position is a variable) and *word* differences (two different plain words). A form joins
+   the cluster with the most equal tokens (at least ``SIMILARITY`` of them) that it differs
+   from only freely. Plain words are presumed constant: a position where words differ
+   becomes a variable only once ``DISTINCT_WORDS`` different words were seen there (and at
+   most ``MAX_WORD_DIFFS`` such positions at a time); until then each variant keeps its own
+   cluster. This keeps "Failed password for" and "Failed none for" apart while user names
+   still generalize. When a template generalizes, clusters of its bucket that now fit it
+   are merged into it.
 4. Line ids are taken from the final state of the batch, so one batch is always consistent.
 
 Ids are stable: every template id is assigned once, from a counter that is part of the state,
 and never reused. When a cluster's template *generalizes* (a token becomes ``<*>``), the
 cluster gets a new id; the new :class:`Template` has ``parent_id`` = the old id and the old one
 ``replaced_by`` = the new id; a cluster merged into another gets ``replaced_by`` as well. So
-stored counts can be followed across the change (:meth:`TemplateMiner.resolve`). A template's
+stored counts can be followed across the change (:meth:`TemplateMiner.resolve`,
+:meth:`TemplateMiner.resolve_ids`): ids handed out before a change differ from those after
+it, so compare ids across batches only after resolving them. A template's
 ``count`` includes the lines of the templates it replaced (lines passed to ``parse``; ``match``
 counts nothing).
 
@@ -77,7 +81,7 @@ class Template:
     first_seen_order: int
     """0-based ordinal of the line (over everything parsed) that created this template."""
     replaced_by: int | None = None
-    """The id that replaced this one when it generalized (None while it is active)."""
+    """The id that replaced this one when it generalized or was merged (None while active)."""
 
 
 class _Cluster:
@@ -176,6 +180,14 @@ class TemplateMiner:
                 return None
             template_id, seen = t.replaced_by, seen + 1
         return template_id
+
+    def resolve_ids(self, template_ids: pa.Array | pa.ChunkedArray) -> pa.Int64Array:
+        """:meth:`resolve` for a whole array (per unique id): ids assigned before a template
+        generalized or merged become the current ids, so they compare across batches."""
+        ids = _as_array_int(template_ids).cast(pa.int64())
+        unique = pc.unique(ids).drop_null()
+        current = pa.array([self.resolve(i) for i in unique.to_pylist()], pa.int64())
+        return current.take(pc.index_in(ids, value_set=unique))
 
     def params(
         self, messages: pa.Array | pa.ChunkedArray, template_ids: pa.Array | pa.ChunkedArray
