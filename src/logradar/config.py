@@ -157,7 +157,12 @@ class FrequencyConfig(_Section):
     severity: SeverityName = Severity.MEDIUM
     min_count: int = Field(10, ge=1, description="Ignore spikes smaller than this.")
     min_ratio: float = Field(3.0, gt=1, description="Observed must exceed expected this much.")
-    p_value: float = Field(1e-6, gt=0, lt=1, description="Poisson tail probability to fire.")
+    p_value: float = Field(
+        1e-6,
+        gt=0,
+        lt=1,
+        description="Fire below this Poisson / negative-binomial tail probability.",
+    )
     alpha: float = Field(0.1, gt=0, le=1, description="Baseline smoothing factor per window.")
     slow_alpha: float = Field(
         0.005, gt=0, le=1, description="Smoothing of the long-run level (hours at 10 s windows)."
@@ -253,11 +258,11 @@ class MultivariateConfig(_Section):
     margin: float = Field(
         0.05, ge=0, description="Added to that quantile's anomaly score to set the threshold."
     )
-    range_spreads: float = Field(
-        4.0,
+    max_deviation: float = Field(
+        8.0,
         gt=0,
-        description="Also fire when a feature is this many robust spreads outside its "
-        "training range (the forest itself cannot score beyond that range).",
+        description="Also fire when a feature is this many robust spreads from its training "
+        "median (the forest itself cannot score beyond its training range).",
     )
     n_estimators: int = Field(100, ge=10)
     random_state: int = 0

@@ -11,7 +11,7 @@ import pytest
 from logradar.backtest import read_chunks
 from logradar.config import load_config
 from logradar.engine.core import DetectionCore, session_pattern
-from logradar.schema import RECORD_SCHEMA, TIMESTAMP
+from logradar.schema import RECORD_SCHEMA, TIMESTAMP, Severity
 
 HDFS = Path(__file__).parents[3] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
 HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
@@ -158,3 +158,22 @@ def test_session_key_regex_validation(regex, ok):
     else:
         with pytest.raises(ValueError):
             session_pattern(regex)
+
+
+def test_out_of_order_batch_is_not_read_twice():
+    core = make_core(window_seconds=10, allowed_lateness_seconds=0)
+    # the highest offset carries the oldest time: after the sort it is not the last row
+    batch = records(["b 2", "c 3", "a 1"], [T0 + 2, T0 + 3, T0 + 1])
+    core.process(batch, now_ns=T0 + 5)
+    assert core.offset == 2
+
+
+def test_anomalies_while_learning_never_exceed_low():
+    core = make_core(window_seconds=10, learning_seconds=60, allowed_lateness_seconds=0)
+    core.process(records(["job 1 done"], [T0]), now_ns=T0 + 11 * SECOND)
+    out = core.process(
+        records(["FATAL disk /dev/sda1 failed"] * 5, [T0 + 20 * SECOND] * 5, first=1),
+        now_ns=T0 + 31 * SECOND,
+    )
+    assert out.anomalies
+    assert all(a.severity <= Severity.LOW for a in out.anomalies)

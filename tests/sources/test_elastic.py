@@ -166,14 +166,37 @@ def test_version_check_endpoints(client):
     assert r.json()["version"]["number"].startswith("8.")
     assert r.json()["tagline"] == "You Know, for Search"
     assert r.headers["X-Elastic-Product"] == "Elasticsearch"
-    assert c.head("/").status_code == 200
+    assert c.head("/", headers={"Accept": "application/json"}).status_code == 200
     assert c.get("/_license").json()["license"]["status"] == "active"
     assert c.get("/_xpack").json()["license"]["type"] == "basic"
     assert c.get("/_cluster/health").json()["status"] == "green"
     assert c.head("/_index_template/filebeat-8.11.0").status_code == 200
     assert c.put("/_ilm/policy/filebeat", json={"policy": {}}).json() == {"acknowledged": True}
-    browser = c.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
-    assert browser.status_code == 200 and browser.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("headers", "es"),
+    [
+        ({"Accept": "application/json"}, True),
+        ({"Accept": "application/vnd.elasticsearch+json; compatible-with=8"}, True),
+        ({"Accept": ""}, True),
+        ({"Accept": "*/*", "User-Agent": "Vector/0.43.0 (x86_64-unknown-linux-gnu)"}, True),
+        ({"Accept": "*/*", "User-Agent": "Filebeat/8.11.0 (linux; amd64)"}, True),
+        ({"Accept": "*/*", "User-Agent": "curl/8.5.0"}, False),
+        (
+            {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "User-Agent": "Mozilla/5.0"},
+            False,
+        ),
+    ],
+)
+def test_root_answers_shippers_as_elasticsearch_and_people_with_the_ui(client, headers, es):
+    c, _ = client
+    r = c.get("/", headers=headers)
+    assert r.status_code == 200
+    if es:
+        assert r.json()["version"]["number"].startswith("8.")
+    else:
+        assert r.headers["content-type"].startswith("text/html")
 
 
 def test_refusals_use_the_elasticsearch_error_shape(make_client):

@@ -283,3 +283,12 @@ def test_syslog_source_runs_inside_the_pipeline(make_client):
         assert "logradar_syslog_udp_dropped 0.0" in metrics
     finally:
         p.stop()
+
+
+def test_lone_surrogates_in_json_become_replacement_characters(client):
+    c, p = client
+    body = b'{"message": "bad \\ud800 x", "host": "h\\udfff"}\n'
+    r = c.post("/api/v1/logs", content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    row = tank_rows(p)[0]
+    assert (row["message"], row["host"]) == ("bad \ufffd x", "h\ufffd")

@@ -27,8 +27,10 @@ def identity(a: Anomaly) -> tuple:
     return (a.detector, a.kind, a.stream, a.template_id, a.template, a.session, a.start, a.end)
 
 
-def run_both(train: Path, test: Path | None) -> tuple[list[Anomaly], list[Anomaly]]:
-    settings = hdfs_settings()
+def run_both(
+    train: Path, test: Path | None, all_detectors: bool = False
+) -> tuple[list[Anomaly], list[Anomaly]]:
+    settings = hdfs_settings(all_detectors)
     local: list[Anomaly] = []
     spark: list[Anomaly] = []
     LocalBacktest(settings).run(train, test, local.append)
@@ -47,7 +49,7 @@ def with_incident(path: Path) -> Path:
 
 def test_warmup_mode_same_anomalies_over_several_micro_batches(spark, monkeypatch):
     monkeypatch.setattr(backtest, "CHUNK_LINES", 400)  # 5 batches: snapshots must follow
-    local, spark_found = run_both(HDFS, None)
+    local, spark_found = run_both(HDFS, None, all_detectors=True)
     assert local, "the HDFS sample yields anomalies after the warm-up"
     assert Counter(map(identity, spark_found)) == Counter(map(identity, local))
     assert [a.to_dict() for a in spark_found] == [a.to_dict() for a in local]

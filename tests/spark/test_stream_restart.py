@@ -3,68 +3,29 @@ and emits none twice; its results equal the core run in-process over the same mi
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from logradar.engine.core import DetectionCore
 from logradar.engine.spark import StateFile, StreamReducer, file_source, start_detection, store_sink
-from logradar.schema import RECORD_SCHEMA, TIMESTAMP, Anomaly
+from logradar.schema import Anomaly
 from logradar.store import Store
 
-from .conftest import HDFS, hdfs_settings
+from .conftest import (
+    FILES,
+    expected_anomalies,
+    hdfs_settings,
+    row_key,
+    spark_batches,
+    write_inputs,
+)
 
 pytestmark = pytest.mark.spark
-
-FILES = 4
-SECOND = 1_000_000_000
-MTIME0 = 1_700_000_000
 
 
 class Crash(RuntimeError):
     """The injected failure."""
-
-
-def write_inputs(folder: Path) -> list[list[str]]:
-    """The HDFS sample cut into FILES files, with increasing modification times."""
-    lines = HDFS.read_text(encoding="utf-8").splitlines()
-    size = -(-len(lines) // FILES)
-    parts = [lines[i : i + size] for i in range(0, len(lines), size)]
-    folder.mkdir()
-    for i, part in enumerate(parts):
-        path = folder / f"hdfs-{i:03d}.log"
-        path.write_text("\n".join(part) + "\n", encoding="utf-8")
-        os.utime(path, (MTIME0 + i, MTIME0 + i))
-    return parts
-
-
-def expected_anomalies(parts: list[list[str]]) -> list[Anomaly]:
-    """The core in-process, one micro-batch per file, as the reducer sees them."""
-    s = hdfs_settings()
-    core = DetectionCore(s.engine, s.parser, s.detectors)
-    found: list[Anomaly] = []
-    offset = 0
-    for i, part in enumerate(parts):
-        n = len(part)
-        ts = pa.array([(MTIME0 + i) * SECOND] * n, pa.int64()).cast(TIMESTAMP)
-        batch = pa.table(
-            [
-                pa.array(range(offset, offset + n), pa.int64()),
-                pa.array(["main"] * n),
-                ts,
-                ts,
-                pa.nulls(n, pa.string()),
-                pa.nulls(n, pa.string()),
-                pa.array(part),
-            ],
-            schema=RECORD_SCHEMA,
-        )
-        found += core.process(batch, None).anomalies
-        offset += n
-    return found
 
 
 def run_query(spark, inputs: Path, tmp: Path, store: Store, emitted: list, crash_at: int | None):
@@ -97,9 +58,6 @@ def test_killed_and_restarted_job_loses_and_repeats_nothing(spark, tmp_path):
     from pyspark.errors import StreamingQueryException
 
     parts = write_inputs(tmp_path / "in")
-    reference = expected_anomalies(parts)
-    expected = Counter(a.fingerprint for a in reference)
-    assert expected, "the HDFS sample yields anomalies"
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     emitted: list[Anomaly] = []
 
@@ -119,12 +77,9 @@ def test_killed_and_restarted_job_loses_and_repeats_nothing(spark, tmp_path):
     assert again.lines == 0  # skipped, not reduced twice
     assert (commits / str(FILES - 1)).exists()
 
+    reference = expected_anomalies(parts, spark_batches(tmp_path / "checkpoint"))
+    expected = Counter(a.fingerprint for a in reference)
+    assert expected, "the HDFS sample yields anomalies"
     assert Counter(a.fingerprint for a in emitted) == expected  # each once, none missing
     stored = store.list_anomalies(limit=10_000)
     assert sorted(map(row_key, stored)) == sorted(row_key(a.to_dict()) for a in reference)
-
-
-def row_key(d: dict) -> tuple:
-    return tuple(
-        str(d[k]) for k in ("detector", "kind", "stream", "template_id", "session", "start")
-    )

@@ -11,9 +11,9 @@ then every ``refit_every`` windows (a young model is the main source of false al
 threshold comes from the training data, without a contamination guess: the ``quantile`` of
 the training anomaly scores plus ``margin``. A forest cannot score past its training range
 (its splits are drawn inside it: a window where a big template vanished scores like the most
-extreme training window), so a window ``range_spreads`` robust spreads outside the training
-range of a feature fires too, with the threshold as its score. Windows that fire are not
-trained on. The
+extreme training window), so a window with a feature ``max_deviation`` robust spreads (scaled
+MAD) from its training median fires too, with the threshold as its score. Windows that fire
+are not trained on. The
 explanation names the features furthest from their training median; ``expected`` is the
 threshold and ``observed`` the window's score. The state holds the training matrix, not a
 pickled model: loading refits the forest with the same ``random_state``, i.e. the same model.
@@ -61,7 +61,7 @@ class StreamModel:
         """Rows seen since, used at the next refit."""
         self.forest: IsolationForest | None = None
         self.threshold = 1.0
-        self.low = self.high = self.median = self.spread = np.zeros(0)
+        self.median = self.spread = np.zeros(0)
 
     def raw(self, counts: dict[int, int], total: int, errors: int) -> list[int]:
         """Counts per feature: the feature templates, the other lines, the error lines."""
@@ -119,15 +119,13 @@ class StreamModel:
         ).fit(x)
         scores = -self.forest.score_samples(x)
         self.threshold = float(np.quantile(scores, cfg.quantile) + cfg.margin)
-        self.low, self.high = x.min(axis=0), x.max(axis=0)
         self.median = np.median(x, axis=0)
         mad = np.median(np.abs(x - self.median), axis=0)
         self.spread = 1.4826 * mad + 0.1  # +0.1 (log1p units): constant features still rank
 
-    def outside(self, row: list[float]) -> float:
-        """How far the row is outside the training range, in robust spreads (0 = inside)."""
-        x = np.asarray(row)
-        return float((np.maximum(0.0, np.maximum(x - self.high, self.low - x)) / self.spread).max())
+    def deviation(self, row: list[float]) -> float:
+        """The largest distance of a feature from its training median, in robust spreads."""
+        return float((np.abs(np.asarray(row) - self.median) / self.spread).max())
 
     def score(self, row: list[float]) -> float:
         """Isolation-forest anomaly score in 0..1 (about 0.5 is ordinary)."""
@@ -171,9 +169,9 @@ class MultivariateDetector:
         if model.forest is not None:
             row = model.row(window.counts, window.total, window.errors)
             score = model.score(row)
-            outside = model.outside(row) >= self.config.range_spreads
-            if score >= model.threshold or outside:
-                out.append(self._anomaly(window, ctx, model, row, score, outside=outside))
+            far = model.deviation(row) >= self.config.max_deviation
+            if score >= model.threshold or far:
+                out.append(self._anomaly(window, ctx, model, row, score, far=far))
         if not out:
             model.add(window)
         return out
@@ -186,7 +184,7 @@ class MultivariateDetector:
         row: list[float],
         score: float,
         *,
-        outside: bool,
+        far: bool,
     ) -> Anomaly:
         assert model.features is not None
         deviation = (np.asarray(row) - model.median) / model.spread
@@ -200,8 +198,8 @@ class MultivariateDetector:
         examples = [line for t in tids for line in window.examples.get(t, [])][:3]
         severity = self.config.severity
         why = f"isolation score {score:.2f}, threshold {model.threshold:.2f}"
-        if outside:
-            why += "; outside the range of its training windows"
+        if far:
+            why += f"; a feature is {model.deviation(row):.0f} spreads from its usual value"
         return Anomaly(
             detector=self.name,
             kind="multivariate",

@@ -49,9 +49,9 @@ class SilenceDetector:
         counts = {str(t): c for t, c in window.counts.items() if c > 0}
         if window.total > 0:
             counts[TOTAL] = window.total
-        for key in counts:
+        for key, c in counts.items():
             if key not in sources:
-                sources[key] = [0.0, 0.0, 0, 0, 0, False, []]
+                sources[key] = [float(c), 1.0, 0, 0, 0, False, []]
         horizon = cfg.prune_after_seconds * NS
         out: list[Anomaly] = []
         for key in list(sources):

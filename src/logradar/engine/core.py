@@ -30,12 +30,14 @@ from logradar.detect.registry import build_window_detectors
 from logradar.detect.sessions import build_session_detectors
 from logradar.parse.formats import LogFormat, detect_level
 from logradar.parse.templates import TemplateMiner
-from logradar.schema import Anomaly
+from logradar.schema import Anomaly, Severity
 
 NON_NUMERIC = r"[^0-9.\-]+"
 NUMBER = r"^-?\d+(?:\.\d+)?$"
 ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg", "severe"])
 MAX_EXAMPLES = 3
+#: Anomalies found while a stream is learning are recorded at most this severe.
+LEARNING_MAX_SEVERITY = Severity.LOW
 #: A stream silent this many windows stops producing empty windows until it sends again.
 DORMANT_AFTER_WINDOWS = 8640
 
@@ -204,12 +206,12 @@ class DetectionCore:
         """Learn, accumulate and close; ``now_ns=None`` means event-time clock (replay)."""
         if mapped.num_rows == 0:
             return self.tick(now_ns)
+        self.offset = max(self.offset, pc.max(mapped.column("offset")).as_py())
         mapped = self._learn(mapped)
         mapped = mapped.take(pc.sort_indices(mapped, [("ts", "ascending")]))  # stable
         self._accumulate(mapped)
         if "session" in mapped.column_names:
             self._add_sessions(mapped)
-        self.offset = max(self.offset, mapped.column("offset")[-1].as_py())
         batch_max = pc.max(mapped.column("ts")).as_py()
         self.clock_ns = max(self.clock_ns, batch_max if now_ns is None else now_ns)
         return self._close(final=False)
@@ -414,7 +416,8 @@ class DetectionCore:
                 window = self._window(stream, state, start, end, acc)
                 out.windows.append(window)
                 for detector in self.window_detectors:
-                    out.anomalies.extend(detector.observe(window, self.ctx))
+                    found = detector.observe(window, self.ctx)
+                    out.anomalies.extend(_while_learning(found) if window.learning else found)
         idle_before = self.clock_ns - self.session_idle_ns
         for key in sorted(self.sessions):
             s = self.sessions[key]
@@ -431,13 +434,17 @@ class DetectionCore:
                     learning=self._learning(self.streams.get(s.stream), s.start),
                 )
                 for detector in self.session_detectors:
-                    out.anomalies.extend(detector.observe_session(session, self.ctx))
+                    found = detector.observe_session(session, self.ctx)
+                    out.anomalies.extend(_while_learning(found) if session.learning else found)
         return out
 
     def _learning(self, state: _StreamState | None, at: int) -> bool:
         if self.learning_override is not None:
             return self.learning_override
-        return state is None or at < state.first_ts + self.learning_ns
+        if state is None:
+            return True
+        first_window = state.first_ts - state.first_ts % self.window_ns
+        return at < first_window + self.learning_ns
 
     def reset_time(self) -> None:
         """Forget clocks and windows, keep what was learned (between a train and a test file).
@@ -517,6 +524,14 @@ class DetectionCore:
             for d in detectors:
                 if d.name in state[group]:
                     d.load_state_dict(state[group][d.name])
+
+
+def _while_learning(found: list[Anomaly]) -> list[Anomaly]:
+    """Anomalies of a stream still learning are kept, at most ``low`` (below default alerts)."""
+    return [
+        a if a.severity <= LEARNING_MAX_SEVERITY else replace(a, severity=LEARNING_MAX_SEVERITY)
+        for a in found
+    ]
 
 
 def session_pattern(regex: str | None) -> str | None:

@@ -73,6 +73,9 @@ class SparkMapper:
         self.settings = settings
         self._broadcast: Broadcast[MapSnapshot] | None = None
         self._miner: object | None = None
+        #: per micro-batch: (lines, seconds in the map step incl. collect, seconds in reduce)
+        self.timings: list[tuple[int, float, float]] = []
+        self._map_seconds = 0.0
 
     def _snapshot(self) -> Broadcast[MapSnapshot]:
         if self._broadcast is None or self._miner is not self.core.miner:
@@ -97,11 +100,15 @@ class SparkMapper:
         schema = mapped_schema(
             self.core.session_pattern is not None, f"{PART} STRING" if extra else ""
         )
+        started = time.perf_counter()
         fn = map_partitions(self._snapshot(), extra)
-        return df.select(*INPUT_COLUMNS, *extra).mapInArrow(fn, schema).toArrow()
+        mapped = df.select(*INPUT_COLUMNS, *extra).mapInArrow(fn, schema).toArrow()
+        self._map_seconds = time.perf_counter() - started
+        return mapped
 
     def reduce(self, mapped: pa.Table, now_ns: int | None) -> CoreOutput:
         """Order ``mapped``, learn, count and detect on the driver."""
+        started = time.perf_counter()
         if PART in mapped.column_names:
             mapped = number_offsets(mapped, self.core.offset + 1)
         ready = finish_on_driver(self.core, mapped)
@@ -109,6 +116,7 @@ class SparkMapper:
         out = self.core.reduce(ready, now_ns)
         if learns:  # the miner changed: the next batch needs a new snapshot
             self._miner = None
+        self.timings.append((mapped.num_rows, self._map_seconds, time.perf_counter() - started))
         return out
 
 
@@ -133,6 +141,11 @@ class SparkBacktest(backtest.LocalBacktest):
         super().__init__(settings, stream)
         self.master = master
         self._mapper: SparkMapper | None = None
+
+    @property
+    def timings(self) -> list[tuple[int, float, float]]:
+        """Per micro-batch of the last run: (lines, map seconds, reduce seconds)."""
+        return self._mapper.timings if self._mapper else []
 
     def _replay(
         self,
@@ -422,22 +435,27 @@ def start_detection(
     return writer.start()
 
 
-def start_archive(source: DataFrame, url: str, checkpoint: str) -> StreamingQuery:
+def start_archive(
+    source: DataFrame, url: str, checkpoint: str, *, available_now: bool = False
+) -> StreamingQuery:
     """Parquet archive written by Spark's file sink (exactly once through its metadata log),
     Hive-partitioned by stream/date/hour like the local archiver's."""
     from pyspark.sql import functions as F
 
     at = F.timestamp_micros((F.col("record_ts") / 1000).cast("long"))
-    return (
-        source.withColumn("date", F.date_format(at, "yyyy-MM-dd"))
+    writer = (
+        source.drop(PART)
+        .withColumn("date", F.date_format(at, "yyyy-MM-dd"))
         .withColumn("hour", F.date_format(at, "HH"))
         .writeStream.queryName("logradar-archive")
         .format("parquet")
         .option("compression", "zstd")
         .option("checkpointLocation", checkpoint)
         .partitionBy("stream", "date", "hour")
-        .start(url)
     )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    return writer.start(url)
 
 
 # `logradar up --engine spark` -----------------------------------------------------------------

@@ -23,6 +23,7 @@ DEFAULT_MASTER = "local[*]"
 #: Quiet, small defaults for one machine; a cluster's spark-submit settings take precedence.
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
     "spark.sql.session.timeZone": "UTC",

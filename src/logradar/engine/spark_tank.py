@@ -41,8 +41,9 @@ class TankRange(InputPartition):
 
 class TankStreamReader(DataSourceStreamReader):
     def __init__(self, options: dict[str, str]) -> None:
+        options = {k.lower(): v for k, v in options.items()}  # Spark options ignore case
         self.path = options["path"]
-        self.max_rows = int(options.get("maxRows", 100_000))
+        self.max_rows = int(options.get("maxrows", 100_000))
         self.partition_count = max(1, int(options.get("partitions", 2)))
 
     @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -10,6 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+
+from logradar.schema import INGEST_SCHEMA
 
 if TYPE_CHECKING:
     from logradar.pipeline import Pipeline
@@ -33,6 +36,30 @@ class IngestError(Exception):
         if self.status == 401:
             extra["WWW-Authenticate"] = 'Bearer realm="logradar"'
         return extra
+
+
+_INVALID_STREAM_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def stream_name_from(value: str, default: str) -> str:
+    """``value`` made into a valid stream name (invalid runs become ``_``), else ``default``."""
+    name = _INVALID_STREAM_CHARS.sub("_", value).lstrip(".-")
+    name = re.sub(r"\.{2,}", ".", name)[:128]
+    return name or default
+
+
+def clean_text(value: str) -> str:
+    """``value`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """One ingest batch from per-stream batches (empty when there are none)."""
+    return pa.concat_tables(tables) if tables else INGEST_SCHEMA.empty_table()
 
 
 def pipeline_of(request: Request) -> Pipeline:
@@ -105,7 +132,8 @@ def parse_ts(value: object, default_ns: int) -> int:
             raise ValueError(f"ts {value[:40]!r} is not ISO-8601") from None
         if dt.tzinfo is None:
             raise ValueError(f"ts {value[:40]!r} has no time zone")
-        return int(dt.timestamp() * 1e9)
+        whole = int(dt.replace(microsecond=0).timestamp())
+        return whole * 1_000_000_000 + dt.microsecond * 1_000
     raise ValueError("ts must be a number or an ISO-8601 string")
 
 

@@ -10,7 +10,7 @@
   a document that is not a JSON object, or ``delete``/``update`` actions, get a per-item 400
   while the other items are stored, exactly as Elasticsearch reports them. A malformed action
   line rejects the whole request (as in Elasticsearch) and nothing is stored.
-- Version checks: ``GET /`` and ``HEAD /`` (for API clients; browsers get the web UI),
+- Version checks: ``GET /`` and ``HEAD /`` (for shippers; browsers and curl get the web UI),
   ``/_license``, ``/_xpack``, ``/_cluster/health``, and acknowledgements for Filebeat's
   index template and ILM policy setup (nothing is stored).
 """
@@ -33,13 +33,15 @@ from starlette.types import Scope
 from logradar.schema import ingest_table, now_ns
 from logradar.sources.common import (
     IngestError,
+    clean_text,
+    concat,
     decode_text,
     ingest,
     parse_ts,
     pipeline_of,
     read_body,
+    stream_name_from,
 )
-from logradar.sources.loki import clean_text, concat, stream_name_from
 
 VERSION = "8.11.0"
 DEFAULT_STREAM = "elastic"
@@ -287,13 +289,30 @@ async def setup_ack(request: Request) -> Response:
     return es_answer({request.path_params["name"]: {}})
 
 
+_SHIPPER_AGENTS = re.compile(rb"(?i)beat|elastic|vector|fluent|logstash|go-http-client")
+
+
+def is_es_client(scope: Scope) -> bool:
+    """Whether a request to ``/`` comes from an Elasticsearch client rather than a person.
+
+    Clients ask for JSON, send no ``Accept`` at all, or name themselves in ``User-Agent``
+    (Filebeat, Vector, Fluent Bit, Logstash, Go clients); browsers and curl (``*/*``) get the UI.
+    """
+    headers = dict(scope.get("headers", []))
+    accept = headers.get(b"accept", b"").lower()
+    if b"text/html" in accept:
+        return False
+    if not accept or b"json" in accept:
+        return True
+    return _SHIPPER_AGENTS.search(headers.get(b"user-agent", b"")) is not None
+
+
 class ClientRoute(Route):
-    """A route that steps aside for browsers (``Accept: text/html``), so ``/`` stays the UI."""
+    """A route that steps aside unless :func:`is_es_client`, so ``/`` stays the web UI."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        accept = dict(scope.get("headers", [])).get(b"accept", b"")
-        if match is not Match.NONE and b"text/html" in accept:
+        if match is not Match.NONE and not is_es_client(scope):
             return Match.NONE, {}
         return match, child
 

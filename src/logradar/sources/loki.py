@@ -26,34 +26,21 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from logradar.config import LokiSourceConfig
-from logradar.schema import INGEST_SCHEMA, ingest_table, now_ns
-from logradar.sources.common import IngestError, decode_text, ingest, pipeline_of, read_body
+from logradar.schema import ingest_table, now_ns
+from logradar.sources.common import (
+    IngestError,
+    clean_text,
+    concat,
+    decode_text,
+    ingest,
+    pipeline_of,
+    read_body,
+    stream_name_from,
+)
 from logradar.sources.proto.logproto import PushRequest
 
 HOST_LABELS = ("host", "hostname", "host_name")
-_INVALID_STREAM_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _LABEL_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
-
-
-def stream_name_from(value: str, default: str) -> str:
-    """``value`` made into a valid stream name (invalid runs become ``_``), else ``default``."""
-    name = _INVALID_STREAM_CHARS.sub("_", value).lstrip(".-")
-    name = re.sub(r"\.{2,}", ".", name)[:128]
-    return name or default
-
-
-def clean_text(value: str) -> str:
-    """``value`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return value
-
-
-def concat(tables: list[pa.Table]) -> pa.Table:
-    """One ingest batch from per-stream batches (empty when there are none)."""
-    return pa.concat_tables(tables) if tables else INGEST_SCHEMA.empty_table()
 
 
 def parse_selector(text: str) -> dict[str, str]:

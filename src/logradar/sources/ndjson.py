@@ -29,6 +29,7 @@ from logradar.schema import (
 )
 from logradar.sources.common import (
     IngestError,
+    clean_text,
     decode_text,
     ingest,
     parse_ts,
@@ -86,9 +87,9 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
         except ValueError as e:
             raise IngestError(400, f"line {lineno}: {e}") from None
         streams.append(stream)
-        hosts.append(host)
+        hosts.append(clean_text(host) if host is not None else None)
         labels.append(json.dumps(line_labels, sort_keys=True) if line_labels else None)
-        messages.append(message)
+        messages.append(clean_text(message))
     n = len(messages)
     return pa.table(
         [

@@ -35,8 +35,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from logradar.schema import ingest_table, now_ns
-from logradar.sources.common import IngestError, decode_text, ingest, pipeline_of, read_body
-from logradar.sources.loki import clean_text, concat, stream_name_from
+from logradar.sources.common import (
+    IngestError,
+    clean_text,
+    concat,
+    decode_text,
+    ingest,
+    pipeline_of,
+    read_body,
+    stream_name_from,
+)
 
 DEFAULT_STREAM = "otlp"
 PROTOBUF = "application/x-protobuf"
@@ -136,7 +144,9 @@ def _records_table(request: Any) -> pa.Table:
                     "span_id": record.span_id.hex(),
                 }
                 line.update((k, v) for k, v in extra.items() if v)
-                messages.append(body if isinstance(body, str) else json.dumps(body))
+                messages.append(
+                    body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+                )
                 times.append(ts)
                 labels.append(
                     json.dumps(line, sort_keys=True, ensure_ascii=False) if line else None
