@@ -155,8 +155,14 @@ def backtest(
 
 @main.command("config")
 @CONFIG_OPTION
-def show_config(config_path: Path | None) -> None:
+@click.option("--reference", is_flag=True, help="Print every setting with its default and meaning.")
+def show_config(config_path: Path | None, reference: bool) -> None:
     """Validate the configuration (file + environment) and print the effective values."""
+    if reference:
+        from logradar.config_reference import reference as config_reference
+
+        click.echo(config_reference(), nl=False)
+        return
     settings = settings_or_exit(config_path)
     click.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
 
