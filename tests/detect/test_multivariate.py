@@ -94,3 +94,18 @@ def test_save_restore_gives_same_outputs(traffic, ctx, cut):
     assert len(expected) >= 5
     assert run(restored, ctx, tail) == expected
     assert restored.state_dict() == det.state_dict()
+
+
+def test_compiled_forest_scores_exactly_like_scikit_learn():
+    import numpy as np
+    from sklearn.ensemble import IsolationForest
+
+    from logradar.detect.multivariate import CompiledForest
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6))
+    forest = IsolationForest(n_estimators=50, random_state=0).fit(x)
+    probe = np.vstack([x[:20], rng.normal(scale=4, size=(20, 6))])
+    compiled = CompiledForest(forest)
+    ours = [compiled.score(list(row)) for row in probe]
+    assert np.allclose(ours, -forest.score_samples(probe), rtol=0, atol=1e-12)

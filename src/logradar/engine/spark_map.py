@@ -7,8 +7,9 @@ the order of the whole input, not of one partition: filling a missing event time
 previous line, and falling back to the record's own time. So the executor returns the parsed
 time (``ts``, null when the header has none) next to the record's time (``record_ts``).
 
-Messages of lines that matched a known template are not sent back: the reduce step only needs
-the text of the unmatched lines, whose templates it learns.
+Messages of lines that matched a known template are not sent back unless the parameter
+detector (which samples messages in the reduce step) is on: otherwise the reduce step only
+needs the text of the unmatched lines, whose templates it learns.
 """
 
 from __future__ import annotations
@@ -93,14 +94,19 @@ def map_batch(core: DetectionCore, batch: pa.RecordBatch, extra: list[str]) -> p
         }
     )
     mapped = core.map(records)
-    unmatched = pc.is_null(mapped.column("template_id"))
     columns = {
         "offset": mapped.column("offset"),
         "stream": mapped.column("stream"),
         "ts": mapped.column("ts"),
         "record_ts": batch.column("record_ts"),
         "raw": mapped.column("raw"),
-        "message": pc.if_else(unmatched, mapped.column("message"), None),
+        "message": (
+            mapped.column("message")
+            if core.params_max_rows  # the params detector reads sampled messages
+            else pc.if_else(
+                pc.is_null(mapped.column("template_id")), mapped.column("message"), None
+            )
+        ),
         "is_error": mapped.column("is_error"),
         "template_id": mapped.column("template_id"),
     }

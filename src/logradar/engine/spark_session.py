@@ -100,7 +100,8 @@ def spark_session(
     """The active SparkSession, or a new one on ``master`` (default ``local[*]``).
 
     Under ``spark-submit`` the master and settings come from the submit command, so a
-    ``master`` of None leaves them alone; the Python workers use this interpreter.
+    ``master`` of None leaves them alone. Otherwise Java is checked first and the Python
+    workers use this interpreter.
     """
     check_pyspark()
     from pyspark.sql import SparkSession
@@ -108,9 +109,8 @@ def spark_session(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    submitted = "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or bool(
-        os.environ.get("SPARK_ENV_LOADED")
-    )
+    # Started by spark-submit (its JVM launched this Python): use its master and settings.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
     if not submitted:
         check_java()
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
