@@ -4,7 +4,8 @@ The engine gives, per closed window, statistics of the numeric tokens of each te
 token position (count, sums of ``sign(v)·log1p(|v|)`` and its square, the extremes and the
 lines that hold them). This detector keeps the running mean and spread of that log-scale value
 per (stream, template, position) and fires when a window's maximum (or minimum) lies more than
-``threshold`` spreads away. The log scale makes a latency going from 20 ms to 900 ms stand
+``threshold`` spreads away *and* beyond the most extreme value seen so far. The log scale
+makes a latency going from 20 ms to 900 ms stand
 out while ids, which vary over orders of magnitude anyway, have a wide spread and stay quiet.
 Positions whose values only grow (counters, sequence numbers) are recognised and skipped.
 
@@ -89,8 +90,9 @@ class ParamsDetector:
             return 0.0, None
         mean = total / n
         spread = max(math.sqrt(max(total2 / n - mean * mean, 0.0)), cfg.min_spread)
-        z_high = (_log(stats.max) - mean) / spread
-        z_low = (mean - _log(stats.min)) / spread
+        # Only a new extreme can be odd: a value inside the range already seen is not.
+        z_high = (_log(stats.max) - mean) / spread if stats.max > st[6] else 0.0
+        z_low = (mean - _log(stats.min)) / spread if stats.min < st[7] else 0.0
         z = max(z_high, z_low)
         if z <= cfg.threshold:
             return z, None
