@@ -5,8 +5,8 @@ token position (count, sums of ``sign(v)·log1p(|v|)`` and its square, the extre
 lines that hold them). This detector keeps the running mean and spread of that log-scale value
 per (stream, template, position) and fires when a window's maximum (or minimum) lies more than
 ``threshold`` spreads away *and* beyond the most extreme value seen so far. The log scale
-makes a latency going from 20 ms to 900 ms stand
-out while ids, which vary over orders of magnitude anyway, have a wide spread and stay quiet.
+makes a latency going from 20 ms to 900 ms stand out while ids, which vary over orders of
+magnitude anyway, have a wide spread and stay quiet.
 Positions whose values only grow (counters, sequence numbers) are recognised and skipped.
 
 Example::
