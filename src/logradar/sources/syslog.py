@@ -42,6 +42,8 @@ FACILITIES = (
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 DEFAULT_STREAM = "syslog"
 BATCH_LINES = 1000
+#: A batch is also flushed at this many message bytes, which bounds memory per connection.
+BATCH_BYTES = 4 * 1024 * 1024
 BATCH_SECONDS = 0.1
 MAX_FRAME_BYTES = 1024 * 1024
 UDP_QUEUE_LINES = 100_000
@@ -209,19 +211,24 @@ class _Batch:
         self.stream = stream
         self.rows: list[SyslogMessage] = []
         self.started = 0.0
+        self.bytes = 0
 
     def add(self, msg: SyslogMessage) -> None:
         if not self.rows:
             self.started = time.monotonic()
         self.rows.append(msg)
+        self.bytes += len(msg.message)
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= BATCH_LINES or self.bytes >= BATCH_BYTES
 
     def due(self) -> bool:
-        return len(self.rows) >= BATCH_LINES or (
-            bool(self.rows) and time.monotonic() - self.started >= BATCH_SECONDS
-        )
+        return self.full or (bool(self.rows) and time.monotonic() - self.started >= BATCH_SECONDS)
 
     def take(self) -> pa.Table:
         rows, self.rows = self.rows, []
+        self.bytes = 0
         received = now_ns()
         return pa.table(
             [
@@ -325,7 +332,7 @@ class SyslogSource:
                     self.dropped += 1
                     continue
                 self._udp_batch.add(msg)
-                full = len(self._udp_batch.rows) >= BATCH_LINES
+                full = self._udp_batch.full
             if full:
                 self._udp_wake.set()
 
@@ -389,7 +396,7 @@ class SyslogSource:
                     break
                 for frame in framer.feed(data or b""):
                     self._add_frame(batch, frame, peer)
-                    if len(batch.rows) >= BATCH_LINES:
+                    if batch.full:
                         self._flush_reliably(batch)
                 if batch.due():
                     self._flush_reliably(batch)
