@@ -146,8 +146,10 @@ def build_engine(name: str, settings: Settings) -> BacktestEngine:
     if name == "local":
         return LocalBacktest(settings)
     if name == "spark":
-        raise ValueError("--engine spark is not available in this build yet")
-    raise ValueError(f"unknown engine {name!r}: use 'local'")
+        from logradar.engine.spark import SparkBacktest
+
+        return SparkBacktest(settings)
+    raise ValueError(f"unknown engine {name!r}: use 'local' or 'spark'")
 
 
 def run_backtest(

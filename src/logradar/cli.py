@@ -13,6 +13,7 @@ import click
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
 from logradar.commands.send import send_command
+from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
 from logradar.commands.train import train_command
 from logradar.config import ConfigError, Settings, load_config
@@ -58,12 +59,22 @@ def main() -> None:
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="TCP port (default 8080).")
 @click.option("--webhook", "webhooks", multiple=True, help="Webhook URL for alerts (repeatable).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Run detection in-process, or as a Spark Structured Streaming job (needs Java 17+).",
+)
+@click.option("--spark-master", help="Spark master URL for --engine spark (default local[*]).")
 def up(
     config_path: Path | None,
     data_dir: Path | None,
     host: str | None,
     port: int | None,
     webhooks: tuple[str, ...],
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Run the whole pipeline: receivers, tank, archive, engine, store, alerts and web UI."""
     overrides: dict[str, Any] = {"data_dir": data_dir, "server": {"host": host, "port": port}}
@@ -78,8 +89,8 @@ def up(
     from logradar.server import PortInUse, serve
 
     try:
-        serve(settings)
-    except PortInUse as e:
+        serve(settings, engine=engine, spark_master=spark_master)
+    except (PortInUse, RuntimeError) as e:  # RuntimeError: SparkUnavailable (no Java, …)
         raise click.ClickException(str(e)) from None
 
 
@@ -148,8 +159,8 @@ def backtest(
             config=config_path,
             engine=engine,
         )
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)
     click.echo(json.dumps(summary))
 
 
@@ -175,3 +186,4 @@ main.add_command(train_command, "train")
 main.add_command(expected_command, "expected")
 main.add_command(mute_command, "mute")
 main.add_command(unmute_command, "unmute")
+main.add_command(spark_group)

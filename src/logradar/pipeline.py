@@ -63,6 +63,8 @@ class Pipeline:
         settings: Settings,
         *,
         alert_callback: Callable[[dict[str, Any]], None] | None = None,
+        engine: str = "local",
+        spark_master: str | None = None,
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,9 +83,21 @@ class Pipeline:
         )
         self.rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
         self.outbox = build_outbox(self.store, settings.alerts, alert_callback)
-        self.engine = LocalEngine(
-            settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
-        )
+        if engine == "spark":
+            from logradar.engine.spark import SparkEngine
+
+            self.engine = SparkEngine(
+                settings,
+                self.tank,
+                self.store,
+                self.metrics,
+                on_anomalies=self._on_anomalies,
+                master=spark_master,
+            )
+        else:
+            self.engine = LocalEngine(
+                settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
+            )
         self.auth = Authenticator(settings.auth, settings.auth_enabled)
         self.sources = build_sources(settings.sources, settings.state_dir)
         for source in self.sources:

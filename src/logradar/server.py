@@ -54,10 +54,16 @@ def check_port(host: str, port: int) -> None:
 
 
 def build_server(
-    settings: Settings, *, alert_callback: Callable[[dict[str, Any]], None] | None = None
+    settings: Settings,
+    *,
+    alert_callback: Callable[[dict[str, Any]], None] | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> tuple[Pipeline, uvicorn.Server]:
     """The pipeline and an uvicorn server whose lifespan starts and stops it (not started)."""
-    pipeline = Pipeline(settings, alert_callback=alert_callback)
+    pipeline = Pipeline(
+        settings, alert_callback=alert_callback, engine=engine, spark_master=spark_master
+    )
     app = create_app(pipeline)
 
     @contextlib.asynccontextmanager
@@ -85,10 +91,8 @@ def build_server(
     return pipeline, _Server(config)
 
 
-def serve(
-    settings: Settings, *, alert_callback: Callable[[dict[str, Any]], None] | None = None
-) -> None:
+def serve(settings: Settings, *, engine: str = "local", spark_master: str | None = None) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
     check_port(settings.server.host, settings.server.port)
-    _, server = build_server(settings, alert_callback=alert_callback)
+    _, server = build_server(settings, engine=engine, spark_master=spark_master)
     server.run()
