@@ -3,10 +3,10 @@
 The engine gives, per closed window, statistics of the numeric tokens of each template by
 token position (count, sums of ``sign(v)·log1p(|v|)`` and its square, the extremes and the
 lines that hold them). This detector keeps the running mean and spread of that log-scale value
-per (stream, template, position) and fires when a window's maximum (or minimum) lies more than
-``threshold`` spreads away *and* beyond the most extreme value seen so far. The log scale
-makes a latency going from 20 ms to 900 ms stand out while ids, which vary over orders of
-magnitude anyway, have a wide spread and stay quiet.
+per (stream, template, position) and fires when a window's maximum lies more than
+``threshold`` spreads above the mean *and* clearly beyond the largest value seen so far.
+The log scale makes a latency going from 20 ms to 900 ms stand out while ids, which vary
+over orders of magnitude anyway, have a wide spread and stay quiet.
 Positions whose values only grow (counters, sequence numbers) are recognised and skipped.
 
 Example::
@@ -38,6 +38,9 @@ from logradar.schema import Anomaly
 #: A position counts as a counter when its window minimum exceeds the previous maximum in
 #: at least this share of windows.
 COUNTER_SHARE = 0.8
+#: How far (log1p scale) a value must pass the largest value seen so far to be judged:
+#: 0.5 is about 1.65x the previous maximum.
+NEW_MAX_MARGIN = 0.5
 #: Forget positions not seen for this many windows of their stream (checked every
 #: ``FORGET_CHECK_EVERY`` windows observed).
 FORGET_AFTER_WINDOWS = 8640
@@ -90,22 +93,22 @@ class ParamsDetector:
             return 0.0, None
         mean = total / n
         spread = max(math.sqrt(max(total2 / n - mean * mean, 0.0)), cfg.min_spread)
-        # Only a new extreme can be odd: a value inside the range already seen is not.
-        z_high = (_log(stats.max) - mean) / spread if stats.max > st[6] else 0.0
-        z_low = (mean - _log(stats.min)) / spread if stats.min < st[7] else 0.0
-        z = max(z_high, z_low)
+        # Only a clearly new maximum can be odd: a value inside the range already seen is not,
+        # nor one just past it. Low values are not judged: smaller ids and counts dip below
+        # their history all the time, while incidents push latencies, sizes and codes up.
+        if _log(stats.max) - _log(st[6]) < NEW_MAX_MARGIN:
+            return 0.0, None
+        z = (_log(stats.max) - mean) / spread
         if z <= cfg.threshold:
             return z, None
-        high = z_high >= z_low
-        value = stats.max if high else stats.min
-        bound = st[6] if high else st[7]
+        value, bound = stats.max, st[6]
         typical = _unlog(mean)
         text = ctx.template_text(tid)
         severity = cfg.severity.lower() if window.learning else cfg.severity
         explanation = (
             f"Value {_fmt(value)} at parameter {pos} of '{text}' on stream {window.stream} is "
-            f"far {'above' if high else 'below'} its usual ≈{_fmt(typical)} "
-            f"({'max' if high else 'min'} so far {_fmt(bound)}, {int(n)} values seen)."
+            f"far above its usual ≈{_fmt(typical)} "
+            f"(max so far {_fmt(bound)}, {int(n)} values seen)."
         )
         return z, Anomaly(
             detector=self.name,
@@ -120,7 +123,7 @@ class ParamsDetector:
             template=text,
             expected=typical,
             observed=value,
-            examples=[stats.max_example if high else stats.min_example],
+            examples=[stats.max_example],
         )
 
     @staticmethod
