@@ -210,6 +210,12 @@ class SilenceConfig(_Section):
         description="A template is steady when present in at least this share of recent windows.",
     )
     alpha: float = Field(0.05, gt=0, le=1, description="Smoothing factor per window.")
+    template_alpha: float = Field(
+        0.005,
+        gt=0,
+        le=1,
+        description="Smoothing factor for templates (slow: a burst does not make one steady).",
+    )
     min_history: int = Field(30, ge=1, description="Windows seen before a source is judged.")
     prune_after_seconds: float = Field(
         86400.0, gt=0, description="Forget a stream or template silent this long."

@@ -59,9 +59,9 @@ class SilenceDetector:
             count = counts.get(key, 0)
             if count:
                 if s[RUN] and not s[FIRED]:
-                    self._learn_zeros(s, s[RUN])
+                    self._learn_zeros(s, s[RUN], self._alpha(key))
                 s[RUN], s[FIRED] = 0, False
-                self._learn(s, count)
+                self._learn(s, count, self._alpha(key))
                 s[EXAMPLES] = _examples(window, key)
                 continue
             if s[RUN] == 0:
@@ -81,14 +81,19 @@ class SilenceDetector:
             return False
         return key == TOTAL or s[PRESENCE] >= cfg.steady_share
 
-    def _learn(self, s: list[Any], count: int) -> None:
-        a = self.config.alpha
+    def _alpha(self, key: str) -> float:
+        """Templates learn slowly, so a burst of minutes does not make one look steady."""
+        return self.config.alpha if key == TOTAL else self.config.template_alpha
+
+    @staticmethod
+    def _learn(s: list[Any], count: int, a: float) -> None:
         s[RATE] += a * (count - s[RATE])
         s[PRESENCE] += a * (1.0 - s[PRESENCE])
         s[N] += 1
 
-    def _learn_zeros(self, s: list[Any], n: int) -> None:
-        keep = (1.0 - self.config.alpha) ** n
+    @staticmethod
+    def _learn_zeros(s: list[Any], n: int, a: float) -> None:
+        keep = (1.0 - a) ** n
         s[RATE] *= keep
         s[PRESENCE] *= keep
         s[N] += n
