@@ -20,10 +20,11 @@ from pathlib import Path
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
 from logradar.engine.feedback import Feedback
+from logradar.engine.results import store_windows_and_templates
 from logradar.engine.train import TRAINED_FILE, TrainedPickup
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly
-from logradar.store import Store, TemplateRow
+from logradar.store import Store
 from logradar.tank import SqliteTank
 
 log = logging.getLogger("logradar.engine")
@@ -89,32 +90,8 @@ class LocalEngine:
         return batch.num_rows
 
     def _persist(self, out: CoreOutput) -> None:
-        core = self.core
-        if out.windows:
-            rows = [
-                (w.stream, w.start, w.end, tid, n)
-                for w in out.windows
-                for tid, n in w.counts.items()
-            ]
-            rows += [(w.stream, w.start, w.end, -1, w.total) for w in out.windows]
-            self.store.add_window_counts(rows)
-        if core.dirty_templates:
-            self.store.upsert_templates(
-                [
-                    TemplateRow(
-                        id=tid,
-                        template=core.template_text(tid),
-                        parent_id=None,
-                        first_seen_ns=stats[2],
-                        last_seen_ns=stats[3],
-                        count=stats[0],
-                    )
-                    for tid in sorted(core.dirty_templates)
-                    if (stats := core.template_stats.get(tid))
-                ]
-            )
-            core.dirty_templates.clear()
-            self.metrics.templates.set(len(core.template_stats))
+        store_windows_and_templates(out, self.core, self.store)
+        self.metrics.templates.set(len(self.core.template_stats))
         if out.anomalies:
             # Anomalies like ones marked expected are stored as 'expected' and not alerted.
             new, to_alert = self.feedback.record(self.store, out.anomalies)

@@ -38,6 +38,7 @@ from logradar import backtest
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
 from logradar.engine.local import AnomalySink, write_json_atomic
+from logradar.engine.results import store_windows_and_templates
 from logradar.engine.spark_map import (
     INPUT_COLUMNS,
     MapSnapshot,
@@ -47,7 +48,7 @@ from logradar.engine.spark_map import (
 )
 from logradar.engine.spark_session import spark_session
 from logradar.schema import Anomaly
-from logradar.store import Store, TemplateRow
+from logradar.store import Store
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -319,28 +320,7 @@ def store_sink(store: Store, on_anomalies: AnomalySink) -> Sink:
     """Window counts, templates and anomalies to the store; ``on_anomalies`` gets new ones."""
 
     def write(out: CoreOutput, core: DetectionCore) -> None:
-        if out.windows:
-            rows = [
-                (w.stream, w.start, w.end, tid, n)
-                for w in out.windows
-                for tid, n in w.counts.items()
-            ]
-            rows += [(w.stream, w.start, w.end, -1, w.total) for w in out.windows]
-            store.add_window_counts(rows)
-        if core.dirty_templates:
-            store.upsert_templates(
-                TemplateRow(
-                    id=tid,
-                    template=core.template_text(tid),
-                    parent_id=None,
-                    first_seen_ns=stats[2],
-                    last_seen_ns=stats[3],
-                    count=stats[0],
-                )
-                for tid in sorted(core.dirty_templates)
-                if (stats := core.template_stats.get(tid))
-            )
-            core.dirty_templates.clear()
+        store_windows_and_templates(out, core, store)
         if out.anomalies:
             new = store.add_anomalies(out.anomalies)
             if new:
