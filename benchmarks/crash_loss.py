@@ -21,9 +21,6 @@ import collections
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,69 +31,12 @@ from pathlib import Path
 import httpx
 import pyarrow.dataset as ds
 
+from _up import UpServer
+
 LTS = "/v2/{p}/lts/groups/g/streams/{s}/tenant/contents".format(p="0" * 32, s="load")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`logradar up` as a subprocess."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = data_dir.parent / f"server-{port}.log"
-        env = {
-            **os.environ,
-            "LOGRADAR_ARCHIVE__FLUSH_SECONDS": "0.5",
-            "LOGRADAR_ENGINE__SNAPSHOT_SECONDS": "1",
-        }
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 (outlives the constructor)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "logradar",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-            env=env,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{log}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not become healthy")
-
-    def metric(self, name: str, label: str = "") -> float:
-        text = httpx.get(self.url + "/metrics", timeout=5).text
-        for line in text.splitlines():
-            if line.startswith(name) and label in line:
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(120)
+ENV = {"LOGRADAR_ARCHIVE__FLUSH_SECONDS": "0.5", "LOGRADAR_ENGINE__SNAPSHOT_SECONDS": "1"}
 
 
 @dataclass
@@ -129,7 +69,7 @@ def sender(url: str, sender_id: int, load: Load, batch: int) -> None:
                 raise RuntimeError(f"unexpected answer {r.status_code}: {r.text}")
 
 
-def drain(server: Server, timeout: float = 120) -> None:
+def drain(server: UpServer, timeout: float = 120) -> None:
     """Wait until the archive and the engine have consumed everything in the tank."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,7 +85,7 @@ def drain(server: Server, timeout: float = 120) -> None:
 
 def run_round(workdir: Path, kill_after: float, senders: int = 4, batch: int = 200) -> dict:
     data_dir = workdir / "data"
-    server = Server(data_dir, free_port())
+    server = UpServer(data_dir, env=ENV)
     load = Load()
     threads = [
         threading.Thread(target=sender, args=(server.url, i, load, batch)) for i in range(senders)
@@ -158,7 +98,7 @@ def run_round(workdir: Path, kill_after: float, senders: int = 4, batch: int = 2
     for t in threads:
         t.join()
 
-    restarted = Server(data_dir, free_port())
+    restarted = UpServer(data_dir, env=ENV)
     processed_before = (
         json.loads((data_dir / "state" / "engine.json").read_text())["offset"]
         if (data_dir / "state" / "engine.json").exists()

@@ -7,13 +7,7 @@ import json
 
 import pytest
 
-
-def tank_rows(pipeline):
-    table = pipeline.tank.read(-1, 10**6)
-    for name in ("ts", "ingest_ts"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast("int64"))
-    return table.to_pylist()
+from helpers import tank_rows
 
 
 def ndjson(*objects: object) -> str:

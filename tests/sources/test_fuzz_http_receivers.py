@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
+from helpers import tank_rows
 from logradar.sources.proto.logproto import PushRequest
 
 FUZZ = settings(
@@ -36,10 +37,6 @@ label_names = st.sampled_from(["service_name", "job", "app", "host", "level"]) |
 hostile_json = st.integers(1, 5000).map(lambda n: "[" * n + "]" * n) | st.integers(4000, 5000).map(
     lambda n: '{"a": [' + "7" * n + "]}"
 )
-
-
-def tank_rows(pipeline) -> list[dict]:
-    return pipeline.tank.read(-1, 10**6).to_pylist()
 
 
 def check(client, path: str, body: bytes, headers: dict[str, str], ok: int) -> None:

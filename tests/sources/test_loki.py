@@ -8,18 +8,11 @@ import json
 import cramjam
 import pytest
 
+from helpers import tank_rows
 from logradar.sources.proto.logproto import PushRequest
 
 PUSH = "/loki/api/v1/push"
 T = 1_764_075_600_123_456_789
-
-
-def tank_rows(pipeline):
-    table = pipeline.tank.read(-1, 10**6)
-    for name in ("ts", "ingest_ts"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast("int64"))
-    return table.to_pylist()
 
 
 def promtail_body(streams: list[tuple[str, list[tuple[int, bytes, dict[str, str]]]]]) -> bytes:

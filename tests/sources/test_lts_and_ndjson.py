@@ -7,17 +7,10 @@ import json
 
 import pytest
 
+from helpers import tank_rows
+
 LTS = "/v2/0123456789abcdef0123456789abcdef/lts/groups/g-1/streams/{stream}/tenant/contents"
 T = 1_764_075_600_123_456_789
-
-
-def tank_rows(pipeline):
-    """Tank contents as dicts, times as integer nanoseconds."""
-    table = pipeline.tank.read(-1, 10**6)
-    for name in ("ts", "ingest_ts"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast("int64"))
-    return table.to_pylist()
 
 
 def test_lts_contents_lands_in_the_tank_with_time_host_and_labels(client):

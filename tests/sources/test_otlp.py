@@ -20,18 +20,11 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
+from helpers import tank_rows
 from logradar.config import load_config
 from logradar.server import build_server
 
 T = 1_764_075_600_123_456_789
-
-
-def tank_rows(pipeline):
-    table = pipeline.tank.read(-1, 10**6)
-    for name in ("ts", "ingest_ts"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast("int64"))
-    return table.to_pylist()
 
 
 def free_port() -> int:

@@ -175,7 +175,7 @@ class DetectionCore:
         message = split.column("message")
         ts = split.column("ts").cast(pa.int64())
         if self.fill_time_forward:
-            ts = self._fill_forward(ts)
+            ts = self.fill_time_forward_from_last(ts)
         ts = pc.coalesce(ts, batch["ts"].cast(pa.int64()))
         level = pc.coalesce(split.column("level").cast(pa.string()), detect_level(message))
         is_error = pc.fill_null(pc.is_in(level, value_set=ERROR_LEVELS), False)
@@ -193,7 +193,11 @@ class DetectionCore:
             columns["session"] = pc.struct_field(matches, ["key"])
         return pa.table(columns)
 
-    def _fill_forward(self, ts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    def fill_time_forward_from_last(self, ts: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Null event times take the previous line's, carried over from the last batch.
+
+        Called by ``map`` in replays; the Spark engine calls it on the driver, in order.
+        """
         flat = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
         carried = pa.concat_arrays([pa.array([self._last_ts], pa.int64()), flat])
         filled = pc.fill_null_forward(carried).slice(1)

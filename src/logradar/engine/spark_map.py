@@ -138,7 +138,7 @@ def finish_on_driver(core: DetectionCore, mapped: pa.Table) -> pa.Table:
     mapped = mapped.sort_by("offset")
     ts = mapped.column("ts")
     if core.fill_time_forward:
-        ts = core._fill_forward(ts)
+        ts = core.fill_time_forward_from_last(ts)
     ts = pc.coalesce(ts, mapped.column("record_ts"))
     keep = [c for c in mapped.column_names if c not in ("ts", "record_ts")]
     return mapped.select(keep).append_column("ts", ts)
