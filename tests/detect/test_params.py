@@ -94,3 +94,28 @@ def test_state_restore_gives_the_same_result():
 def test_learning_lowers_severity():
     cfg = ParamsConfig()
     assert ParamsDetector(cfg).cfg.severity.lower() < cfg.severity
+
+
+def test_digits_inside_ids_are_not_values():
+    c = core()
+    msgs = [
+        f"GET /a request_id=2d8e5f9f{i:08d} txn=tx_6e3c3e{i:04d} status=200 latency_ms=21"
+        for i in range(3)
+    ]
+    n = len(msgs)
+    table = pa.table(
+        [
+            pa.array(range(n), pa.int64()),
+            pa.array(["api"] * n),
+            pa.array([T0] * n, pa.int64()).cast(TIMESTAMP),
+            pa.array([T0] * n, pa.int64()).cast(TIMESTAMP),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.string()),
+            pa.array(msgs),
+        ],
+        schema=RECORD_SCHEMA,
+    )
+    c.process(table, None)
+    (acc,) = c.streams["api"].open.values()
+    values = sorted({(s.min, s.max) for s in acc.params.values()})
+    assert values == [(21.0, 21.0), (200.0, 200.0)]  # status and latency only

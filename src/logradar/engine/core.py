@@ -32,7 +32,9 @@ from logradar.parse.formats import LogFormat, detect_level
 from logradar.parse.templates import TemplateMiner
 from logradar.schema import Anomaly, Severity
 
-NON_NUMERIC = r"[^0-9.\-]+"
+#: Token separators for parameter values: a number counts only as a whole token, so digit
+#: runs inside ids (hex, "tx_6e3c3e4412", "blk_-42") are not read as values.
+NON_NUMERIC = r"[^0-9A-Za-z_.\-]+"
 NUMBER = r"^-?\d+(?:\.\d+)?$"
 ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg", "severe"])
 MAX_EXAMPLES = 3
