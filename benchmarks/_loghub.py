@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-LOGHUB = Path("/work/shared/datasets/loghub-2k")
+LOGHUB = Path(__file__).resolve().parents[2] / "shared/datasets/loghub-2k"
 SYSTEMS = ("Apache", "BGL", "HDFS", "Hadoop", "HealthApp", "OpenSSH", "Spark", "Zookeeper")
 
 

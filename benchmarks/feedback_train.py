@@ -29,7 +29,7 @@ from logradar.pipeline import Pipeline
 from logradar.schema import Anomaly, Severity, ingest_table
 from logradar.tank import SqliteTank
 
-HDFS = Path("/work/shared/datasets/loghub-2k/HDFS/HDFS_2k.log")
+HDFS = Path(__file__).resolve().parents[2] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
 S = 10**9
 T0 = 1_700_000_000 * S
 

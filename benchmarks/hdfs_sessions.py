@@ -28,6 +28,7 @@ import json
 import random
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from logradar.backtest import run_backtest
 from logradar.config import SessionsConfig
@@ -41,7 +42,7 @@ from logradar.demo.hdfs_render import (
 from logradar.detect.base import DetectContext
 from logradar.detect.sessions import SessionModel
 
-DATA = Path("/work/shared/datasets/hdfs-sessions")
+DATA = Path(__file__).resolve().parents[2] / "shared/datasets/hdfs-sessions"
 ABNORMAL_SPLIT_SEED = 12345
 ANCHOR_TOML = """
 [detectors.sessions]
@@ -105,15 +106,23 @@ def key_sequence_rates(
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the normal train/test split")
-    parser.add_argument("--keep", type=Path, help="keep the rendered logs and outputs here")
-    args = parser.parse_args()
+class RenderedSplit(NamedTuple):
+    """The benchmark's sessions, split and rendered into ``train.log`` and ``test.log``."""
 
+    train: list[list[int]]
+    tests: dict[str, list[list[int]]]
+    """Test sessions by group: normal, abnormal_dev, abnormal_holdout."""
+    groups: dict[str, list[str]]
+    """Block ids of the test sessions by group."""
+    train_lines: int
+    test_lines: int
+
+
+def render_split(seed: int, work: Path) -> RenderedSplit:
+    """Split the data as the module docstring says and write the rendered logs into ``work``."""
     normal = read_sessions(DATA / "normal_train.txt")
     abnormal = read_sessions(DATA / "abnormal_dev.txt")
-    train, normal_test = split(normal, args.seed)
+    train, normal_test = split(normal, seed)
     abnormal_dev, abnormal_holdout = split(abnormal, ABNORMAL_SPLIT_SEED)
     tests = {
         "normal": normal_test,
@@ -121,18 +130,28 @@ def main() -> None:
         "abnormal_holdout": abnormal_holdout,
     }
     labelled = [(name, s) for name, sessions in tests.items() for s in sessions]
-    random.Random(args.seed + 1).shuffle(labelled)
+    random.Random(seed + 1).shuffle(labelled)
+    train_lines, _ = render_sessions(train, seed=seed + 2)
+    test_lines, blocks = render_sessions([s for _, s in labelled], seed=seed + 3)
+    groups: dict[str, list[str]] = {name: [] for name in tests}
+    for (name, _), block in zip(labelled, blocks, strict=True):
+        groups[name].append(block)
+    work.mkdir(parents=True, exist_ok=True)
+    write_log(work / "train.log", train_lines)
+    write_log(work / "test.log", test_lines)
+    return RenderedSplit(train, tests, groups, len(train_lines), len(test_lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the normal train/test split")
+    parser.add_argument("--keep", type=Path, help="keep the rendered logs and outputs here")
+    args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        train_lines, _ = render_sessions(train, seed=args.seed + 2)
-        test_lines, blocks = render_sessions([s for _, s in labelled], seed=args.seed + 3)
-        groups: dict[str, list[str]] = {name: [] for name in tests}
-        for (name, _), block in zip(labelled, blocks, strict=True):
-            groups[name].append(block)
-        write_log(work / "train.log", train_lines)
-        write_log(work / "test.log", test_lines)
+        data = render_split(args.seed, work)
+        train, tests, groups = data.train, data.tests, data.groups
         (work / "anchor.toml").write_text(ANCHOR_TOML, encoding="utf-8")
 
         results = {}
@@ -156,11 +175,11 @@ def main() -> None:
     report = {
         "split": {
             "train_normal_sessions": len(train),
-            "test_normal_sessions": len(normal_test),
-            "test_abnormal_dev_sessions": len(abnormal_dev),
-            "test_abnormal_holdout_sessions": len(abnormal_holdout),
-            "train_lines": len(train_lines),
-            "test_lines": len(test_lines),
+            "test_normal_sessions": len(tests["normal"]),
+            "test_abnormal_dev_sessions": len(tests["abnormal_dev"]),
+            "test_abnormal_holdout_sessions": len(tests["abnormal_holdout"]),
+            "train_lines": data.train_lines,
+            "test_lines": data.test_lines,
             "seed": args.seed,
         },
         "flagged_when": "any anomaly of detector 'sessions' names the block, any severity",

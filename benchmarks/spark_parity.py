@@ -32,7 +32,7 @@ from logradar.demo.hdfs_render import (
 from logradar.engine.spark import SparkBacktest
 from logradar.schema import Anomaly
 
-DATA = Path("/work/shared/datasets/hdfs-sessions")
+DATA = Path(__file__).resolve().parents[2] / "shared/datasets/hdfs-sessions"
 
 
 def identity(a: Anomaly) -> tuple:

@@ -36,7 +36,7 @@ from logradar.demo.hdfs_render import (
 )
 from logradar.engine.core import DetectionCore
 
-DATA = Path("/work/shared/datasets/hdfs-sessions")
+DATA = Path(__file__).resolve().parents[2] / "shared/datasets/hdfs-sessions"
 
 
 def settings() -> Settings:

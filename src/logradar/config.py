@@ -59,15 +59,89 @@ class ServerConfig(_Section):
     )
 
 
-class TankConfig(_Section):
-    """The durable local log every accepted line is written to before it is acknowledged."""
+#: librdkafka settings the Kafka tank sets itself; ``tank.kafka.options`` may not change them.
+KAFKA_RESERVED_OPTIONS = (
+    "bootstrap.servers",
+    "acks",
+    "enable.idempotence",
+    "group.id",
+    "enable.auto.commit",
+)
 
+
+class KafkaTankConfig(_Section):
+    """Kafka as the tank (tank.kind = "kafka", extra `kafka`): one partition of one topic.
+
+    Tested only against librdkafka's mock cluster. The topic must exist; create it with
+    replication.factor=3 and min.insync.replicas=2, and set its retention.ms/retention.bytes.
+    """
+
+    bootstrap_servers: str | None = Field(
+        None, description="host:port[,host:port…]; required when tank.kind = 'kafka'."
+    )
+    topic: str = Field("logradar-tank", min_length=1, description="The tank's topic.")
+    partition: int = Field(
+        0, ge=0, description="The partition used; this process must be its only writer."
+    )
+    group_prefix: str = Field(
+        "logradar-", description="Consumer group of each tank consumer: prefix + name."
+    )
+    max_record_bytes: int = Field(
+        900_000,
+        gt=1024,
+        description="Appends are split into records of at most this size; keep it below "
+        "the topic's max.message.bytes.",
+    )
+    timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for an acknowledgement, a fetch or an offset."
+    )
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="More librdkafka settings for every client, e.g. security.protocol.",
+    )
+    secret_options: dict[str, SecretStr] = Field(
+        default_factory=dict, description="librdkafka settings never shown, e.g. sasl.password."
+    )
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> KafkaTankConfig:
+        taken = sorted(set(KAFKA_RESERVED_OPTIONS) & {*self.options, *self.secret_options})
+        if taken:
+            raise ValueError(
+                f"the Kafka tank sets {', '.join(taken)} itself; remove it from tank.kafka.options"
+            )
+        return self
+
+    def client_options(self) -> dict[str, str | int | float | bool]:
+        """``options`` and ``secret_options`` merged, secrets revealed."""
+        secrets = {k: v.get_secret_value() for k, v in self.secret_options.items()}
+        return {**self.options, **secrets}
+
+
+class TankConfig(_Section):
+    """The durable log every accepted line is written to before it is acknowledged."""
+
+    kind: Literal["sqlite", "kafka"] = Field(
+        "sqlite",
+        description="sqlite: a local file (<data_dir>/tank.db); kafka: see [tank.kafka].",
+    )
     retention_hours: float = Field(
-        24.0, gt=0, description="Keep consumed records at least this long."
+        24.0, gt=0, description="Keep consumed records at least this long (sqlite)."
     )
     retention_bytes: int = Field(
-        2 * 1024**3, gt=0, description="Drop the oldest consumed records above this size."
+        2 * 1024**3,
+        gt=0,
+        description="Drop the oldest consumed records above this size (sqlite).",
     )
+    kafka: KafkaTankConfig = KafkaTankConfig()
+
+    @model_validator(mode="after")
+    def _kafka_needs_servers(self) -> TankConfig:
+        if self.kind == "kafka" and not self.kafka.bootstrap_servers:
+            raise ValueError(
+                "tank.kind = 'kafka' needs tank.kafka.bootstrap_servers (host:port[,host:port])"
+            )
+        return self
 
 
 class ArchiveConfig(_Section):
@@ -95,9 +169,21 @@ class EngineConfig(_Section):
     allowed_lateness_seconds: float = Field(
         2.0, ge=0, description="How long a window waits for late records before it closes."
     )
-    max_batch_rows: int = Field(100_000, gt=0, description="Most records per micro-batch.")
-    poll_seconds: float = Field(0.2, gt=0, description="Idle wait between micro-batches.")
+    max_batch_rows: int = Field(
+        25_000,
+        gt=0,
+        description="Most records per micro-batch: bounds how long one takes (~0.2 s on 2 "
+        "cores) while the engine catches up, since results are stored after each.",
+    )
+    poll_seconds: float = Field(0.05, gt=0, description="Idle wait between micro-batches.")
     snapshot_seconds: float = Field(10.0, gt=0, description="How often state is saved.")
+    early_evaluation: bool = Field(
+        True,
+        description="Report what is already certain in a still-open window (a never-seen "
+        "template, an error count that is a burst already) right after the micro-batch "
+        "instead of at window close. The anomaly is the one the close would report (counts "
+        "and examples so far), reported once. Live engines only; replays evaluate at close.",
+    )
     session_key: str | None = Field(
         None,
         description="Regex whose match (or named group 'key') is a line's session id, "
@@ -173,6 +259,12 @@ class FrequencyConfig(_Section):
     min_history: int = Field(
         10, ge=1, description="Windows a template must be tracked before it is scored."
     )
+    sustained_windows: list[Annotated[int, Field(ge=2)]] = Field(
+        [6, 30],
+        description="Also judge the sum of the last N windows against the long-run and "
+        "same-hour levels (1 and 5 min at 10-s windows), with the same rules as one window: "
+        "catches shifts too small for a single window. [] turns it off.",
+    )
     anomaly_alpha_factor: float = Field(
         0.05,
         ge=0,
@@ -236,6 +328,10 @@ class ErrorBurstConfig(_Section):
         0.5, gt=0, le=1, description="Weight of the newest day in the per-hour profile."
     )
     min_history: int = Field(10, ge=1, description="Windows seen before the stream is scored.")
+    sustained_windows: list[Annotated[int, Field(ge=2)]] = Field(
+        [6, 30],
+        description="Also judge the error count summed over the last N windows; [] turns it off.",
+    )
     anomaly_alpha_factor: float = Field(
         0.05, ge=0, le=1, description="Bursting windows update the baseline this much slower."
     )
@@ -335,6 +431,12 @@ class ParamsConfig(_Section):
     severity: SeverityName = Severity.MEDIUM
     threshold: float = Field(
         6.0, gt=0, description="Deviations (log scale) of a value from its history to fire."
+    )
+    max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="A value this many times the largest seen so far is odd, however "
+        "spread out the history is.",
     )
     min_values: int = Field(200, ge=1, description="History needed before scoring.")
     min_windows: int = Field(6, ge=1, description="Windows of history needed before scoring.")

@@ -31,7 +31,7 @@ from logradar.sources.auth import Authenticator
 from logradar.sources.common import IngestError
 from logradar.sources.registry import build_sources
 from logradar.store import Store
-from logradar.tank import SqliteTank
+from logradar.tank import TankError, open_tank
 
 log = logging.getLogger("logradar")
 
@@ -43,6 +43,8 @@ PRESSURE_CHECK_SECONDS = 0.25
 def truncate_messages(table: pa.Table, max_bytes: int) -> tuple[pa.Table, int]:
     """Cut messages longer than ``max_bytes`` (UTF-8) and mark them; return table and count."""
     messages = table.column("message")
+    if messages.nbytes <= max_bytes:  # all of them together fit: none is too long
+        return table, 0
     too_long = pc.greater(pc.binary_length(messages), max_bytes)
     count = pc.sum(too_long).as_py() or 0
     if not count:
@@ -69,7 +71,9 @@ class Pipeline:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
-        self.tank = SqliteTank(settings.tank_path)
+        if engine == "spark" and settings.tank.kind != "sqlite":
+            raise TankError("--engine spark reads the tank's SQLite file: use tank.kind = 'sqlite'")
+        self.tank = open_tank(settings)
         self.store = Store(settings.store_url)
         self.archiver = (
             ParquetArchiver(
@@ -191,6 +195,7 @@ class Pipeline:
             except Exception:
                 log.exception("source %s did not stop cleanly", source.name)
         self._stop.set()
+        self.outbox.wake()
         deadline = time.monotonic() + timeout
         for name, thread in self._threads.items():
             thread.join(max(0.1, deadline - time.monotonic()))

@@ -46,7 +46,7 @@ def validate_stream_name(name: str) -> str:
     Stream names become directory names and object keys, so they are limited to letters,
     digits, ``_``, ``.`` and ``-``, at most 128 characters, not starting with ``.`` or ``-``.
     """
-    if not STREAM_NAME.match(name) or ".." in name:
+    if not STREAM_NAME.fullmatch(name) or ".." in name:
         raise InvalidStreamName(
             f"invalid stream name {name[:80]!r}: use 1-128 characters from [A-Za-z0-9_.-], "
             "starting with a letter, digit or '_', and no '..'"
@@ -61,34 +61,39 @@ def now_ns() -> int:
 
 def ingest_table(
     stream: str,
-    messages: list[str],
+    messages: list[str] | pa.Array,
     ts_ns: list[int] | int,
     *,
     host: str | list[str | None] | None = None,
     labels: dict[str, str] | list[str | None] | None = None,
     ingest_ns: int | None = None,
 ) -> pa.Table:
-    """Build an ingest batch for one stream from Python lists (the sources' common path)."""
+    """Build an ingest batch for one stream from Python lists (the sources' common path).
+
+    ``ts_ns``, ``host`` and ``labels`` are per line (lists) or one value for every line.
+    """
     n = len(messages)
     ingest_ns = now_ns() if ingest_ns is None else ingest_ns
-    ts = [ts_ns] * n if isinstance(ts_ns, int) else ts_ns
-    hosts = host if isinstance(host, list) else [host] * n
     if isinstance(labels, dict):
-        encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
-        label_col: list[str | None] = [encoded] * n
-    else:
-        label_col = labels if labels is not None else [None] * n
+        labels = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
     return pa.table(
         [
-            pa.array([stream] * n, pa.string()),
-            pa.array(ts, pa.int64()).cast(TIMESTAMP),
-            pa.array([ingest_ns] * n, pa.int64()).cast(TIMESTAMP),
-            pa.array(hosts, pa.string()),
-            pa.array(label_col, pa.string()),
+            _column(stream, pa.string(), n),
+            _column(ts_ns, TIMESTAMP, n),
+            _column(ingest_ns, TIMESTAMP, n),
+            _column(host, pa.string(), n),
+            _column(labels, pa.string(), n),
             pa.array(messages, pa.string()),
         ],
         schema=INGEST_SCHEMA,
     )
+
+
+def _column(value: object, type_: pa.DataType, n: int) -> pa.Array:
+    """A list as an array; a single value repeated ``n`` times."""
+    if isinstance(value, list):
+        return pa.array(value, type_)
+    return pa.repeat(pa.scalar(value, type_), n)
 
 
 class Severity(enum.IntEnum):

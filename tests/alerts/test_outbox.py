@@ -201,3 +201,33 @@ def test_build_outbox_from_config(store):
 def test_channel_names_must_be_unique(store):
     with pytest.raises(ValueError, match="unique"):
         Outbox(store, [ConsoleChannel(), ConsoleChannel()])
+
+
+def test_run_wakes_at_once_when_an_alert_is_queued(tmp_path):
+    # with a 60 s poll, delivery within seconds can only come from enqueue waking the loop
+    import threading
+    import time
+
+    from logradar.alerts.channels import ConsoleChannel
+    from logradar.alerts.outbox import Outbox
+    from logradar.schema import Anomaly, Severity
+    from logradar.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    got: list[dict] = []
+    outbox = Outbox(store, [ConsoleChannel(got.append)])
+    stop = threading.Event()
+    thread = threading.Thread(target=outbox.run, args=(stop, 60.0), daemon=True)
+    thread.start()
+    time.sleep(0.2)  # the loop is now waiting
+    a = Anomaly("new_pattern", "new_pattern", "web", 0, 10, 1.0, Severity.HIGH, "new")
+    [(anomaly_id, _)] = store.add_anomalies([a])
+    outbox.enqueue(anomaly_id, a)
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    outbox.wake()
+    thread.join(5)
+    assert len(got) == 1 and not thread.is_alive()
+    store.close()

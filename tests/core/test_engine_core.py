@@ -177,3 +177,16 @@ def test_anomalies_while_learning_never_exceed_low():
     )
     assert out.anomalies
     assert all(a.severity <= Severity.LOW for a in out.anomalies)
+
+
+def test_a_line_a_year_old_does_not_make_the_engine_close_every_window_since():
+    # first lines of a stream: one stamped a year ago, one now; only a day of empty windows
+    # (the dormancy horizon) is closed before the engine skips to the present
+    core = make_core(window_seconds=10, allowed_lateness_seconds=0)
+    year = 365 * 86400 * SECOND
+    now = T0 + year
+    windows = core.process(records(["old 1", "new 1"], [T0, now]), now_ns=now).windows
+    windows += core.tick(now + 15 * SECOND).windows
+    assert 8640 <= len(windows) <= 8642
+    assert [w.total for w in windows if w.total] == [1, 1]
+    assert windows[-1].start == now

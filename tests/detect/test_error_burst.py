@@ -65,3 +65,22 @@ def test_save_restore_gives_same_outputs(traffic, ctx):
     assert len(expected) >= 4
     assert run(restored, ctx, tail) == expected
     assert restored.state_dict() == det.state_dict()
+
+
+def test_a_sustained_thin_burst_is_reported_once_over_its_span(traffic, ctx):
+    # ~0.8 error lines per window, then 4 more per window for 5 minutes: never 3x in one
+    # window with p < 1e-6, clearly a burst over a minute
+    t = traffic(3)
+    det = ErrorBurstDetector()
+    run(det, ctx, (t.window(i) for i in range(1000)))
+    burst = [t.window(i, extra={7: 4}) for i in range(1000, 1030)]
+    found = run(det, ctx, burst)
+    assert len(found) == 1
+    a = found[0]
+    assert a.end - a.start in (60 * 10**9, 300 * 10**9)  # one of the default spans
+    assert burst[0].start - 60 * 10**9 < a.start and a.end <= burst[-1].end
+    assert a.observed >= 3 * a.expected
+    assert "a sustained burst" in a.explanation
+    single = ErrorBurstDetector(ErrorBurstConfig(sustained_windows=[]))
+    run(single, ctx, (t.window(i) for i in range(1000)))
+    assert run(single, ctx, burst) == []

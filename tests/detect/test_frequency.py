@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -173,3 +174,67 @@ def test_format_duration():
     assert format_duration(300) == "5 min"
     assert format_duration(7200) == "2 h"
     assert format_duration(3 * 86400) == "3 d"
+
+
+LOW_RATE = {1: 5.0, 2: 3.0, 3: 2.0}
+
+
+def test_sustained_drop_of_a_low_rate_stream(traffic, ctx):
+    # ~10 lines per window: a drop to 10 % is not significant in one window (p > 1e-6)
+    # but is after a few; it is reported once, from where the run began
+    normal, thinned = traffic(20, base=LOW_RATE), traffic(21, base={1: 0.5, 2: 0.3, 3: 0.2})
+    det = FrequencyDetector()
+    assert run(det, ctx, (normal.window(i) for i in range(1000))) == []
+    found = [
+        (i, a)
+        for i in range(1000, 1060)
+        for a in det.observe(thinned.window(i), ctx)
+        if a.template_id is None
+    ]
+    assert [a.kind for _, a in found] == ["drop"]
+    i, a = found[0]
+    assert i < 1010
+    assert normal.start(1000) <= a.start < normal.start(1003)
+    assert a.end == normal.start(i + 1)
+    assert a.observed < 0.3 * a.expected and a.expected >= 20
+    assert "sustained drop" in a.explanation
+    single = FrequencyDetector(FrequencyConfig(sustained_windows=[]))
+    run(single, ctx, (normal.window(i) for i in range(1000)))
+    assert run(single, ctx, (thinned.window(i) for i in range(1000, 1060))) == []
+
+
+def test_sustained_spike_of_a_rare_template(traffic, ctx):
+    # template 9 at ~0.05 lines per window, then 20x for 60 windows (~1 per window): never
+    # min_count in one window, clearly abnormal over a few minutes
+    t = traffic(22, base={**LOW_RATE, 9: 0.05})
+    det = FrequencyDetector()
+    run(det, ctx, (t.window(i) for i in range(1000)))
+    rng = np.random.default_rng(0)
+    found = [
+        a
+        for i in range(1000, 1060)
+        for a in det.observe(t.window(i, extra={9: int(rng.poisson(1.0))}), ctx)
+        if a.template_id == 9
+    ]
+    assert [a.kind for a in found] == ["spike"]
+    assert found[0].observed >= 10 and found[0].observed > 5 * found[0].expected
+
+
+def test_shift_below_the_ratio_never_fires_however_long(traffic, ctx):
+    normal, doubled = traffic(23, base=LOW_RATE), traffic(24, base={1: 10.0, 2: 6.0, 3: 4.0})
+    det = FrequencyDetector()
+    run(det, ctx, (normal.window(i) for i in range(1000)))
+    assert run(det, ctx, (doubled.window(i) for i in range(1000, 1500))) == []
+
+
+def test_old_snapshots_without_cusum_state_load(traffic, ctx):
+    t = traffic(25, base=LOW_RATE)
+    det = FrequencyDetector()
+    run(det, ctx, (t.window(i) for i in range(50)))
+    state = det.state_dict()
+    for keys in state["streams"].values():
+        for key in keys:
+            keys[key] = keys[key][:5]
+    restored = FrequencyDetector()
+    restored.load_state_dict(state)
+    assert run(restored, ctx, (t.window(i) for i in range(50, 100))) == []

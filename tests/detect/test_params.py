@@ -119,3 +119,27 @@ def test_digits_inside_ids_are_not_values():
     (acc,) = c.streams["api"].open.values()
     values = sorted({(s.min, s.max) for s in acc.params.values()})
     assert values == [(21.0, 21.0), (200.0, 200.0)]  # status and latency only
+
+
+def test_a_value_far_beyond_the_largest_ever_seen_fires_even_with_a_wide_spread():
+    # "totalAltitude=240", now and then 0: the log-scale spread is wide, so z stays small
+    # even for 240000; being 1000x the largest value seen makes it odd anyway, 10x does not
+    from logradar.detect.base import DetectContext, ParamStats, Window
+
+    def window(i: int, values: list[float]) -> Window:
+        logs = [float(np.log1p(v)) for v in values]
+        s = ParamStats(
+            len(values), sum(logs), sum(x * x for x in logs), max(values), min(values),
+            f"totalAltitude={int(max(values))}", f"totalAltitude={int(min(values))}",
+        )  # fmt: skip
+        return Window("app", i, i + 1, counts={1: len(values)}, total=len(values),
+                      params={(1, 0): s})  # fmt: skip
+
+    ctx = DetectContext(lambda t: "calculateAltitudeWithCache totalAltitude=<*>", lambda t: False)
+    det = ParamsDetector(ParamsConfig())
+    assert [a for i in range(40) for a in det.observe(window(i, [240] * 9 + [0]), ctx)] == []
+    assert det.observe(window(40, [240, 2400]), ctx) == []
+    [odd] = det.observe(window(41, [240, 240000]), ctx)
+    assert (odd.kind, odd.observed) == ("odd_value", 240000)
+    assert "(max so far 2400, 100× that, 402 values seen)" in odd.explanation
+    assert odd.examples == ["totalAltitude=240000"]

@@ -16,7 +16,7 @@ from logradar.detect.base import SessionDetector as SessionProtocol
 from logradar.detect.sessions import SessionDetector, build_session_detectors
 from logradar.schema import Severity
 
-DATA = Path("/work/shared/datasets/hdfs-sessions")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "hdfs-sessions"
 UNSEEN = 99
 ALLOCATE, DELETE, DELETING, REPLICATE = 22, 23, 21, 25
 

@@ -19,7 +19,7 @@ from logradar.demo.hdfs_render import (
 from logradar.detect.base import DetectContext
 from logradar.detect.sessions import SessionModel
 
-DATA = Path("/work/shared/datasets/hdfs-sessions")
+DATA = Path(__file__).resolve().parents[3] / "shared/datasets/hdfs-sessions"
 
 
 def test_engine_judges_rendered_sessions_like_the_event_keys(tmp_path):

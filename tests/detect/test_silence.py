@@ -1,4 +1,5 @@
 import json
+import random
 
 from logradar.config import SilenceConfig
 from logradar.detect.silence import SilenceDetector
@@ -96,3 +97,25 @@ def test_save_restore_gives_same_outputs(traffic, ctx):
     assert len(expected) == 2
     assert run(restored, ctx, tail) == expected
     assert restored.state_dict() == det.state_dict()
+
+
+def test_a_bursty_stream_is_judged_by_its_longest_normal_pause(traffic, ctx):
+    # a batch stream: busy for 6 windows, then quiet for up to 4 (random); a pause of 5
+    # windows is normal for it, one of 12 is not
+    t = traffic(30)
+    everything = set(t.base)
+    rng = random.Random(3)
+    det = SilenceDetector()
+    i, found = 0, []
+    while i < 3000:
+        found += run(det, ctx, (t.window(j) for j in range(i, i + 6)))
+        pause = rng.randint(1, 4)
+        found += run(det, ctx, (t.window(j, drop=everything) for j in range(i + 6, i + 6 + pause)))
+        i += 6 + pause
+    found += run(det, ctx, (t.window(j) for j in range(i, i + 6)))
+    assert found == []
+    i += 6
+    gap = [(j, det.observe(t.window(j, drop=everything), ctx)) for j in range(i, i + 12)]
+    fired = [(j - i + 1, a) for j, anomalies in gap for a in anomalies]
+    assert [n for n, _ in fired] == [8]  # twice the longest pause (4, fading slowly), and more
+    assert "longest pause so far was 40 s" in fired[0][1].explanation

@@ -50,7 +50,9 @@ def start_up(tmp_path) -> Iterator:
     started: list[UpServer] = []
 
     def start(args: list[str] | None = None, env: dict[str, str] | None = None) -> UpServer:
-        proc = UpServer(tmp_path / "data", args=args or [], env=env, timeout=30)
+        # Spark's JVM alone took 27-49 s to start on a loaded 2-core machine
+        timeout = 120 if "spark" in (args or []) else 30
+        proc = UpServer(tmp_path / "data", args=args or [], env=env, timeout=timeout)
         started.append(proc)
         return proc
 

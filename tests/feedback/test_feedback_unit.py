@@ -131,3 +131,26 @@ def test_feedback_tables_on_postgresql(pg_url, core):
         assert fb.apply(store, core) == 2
     finally:
         store.close()
+
+
+def test_spark_store_sink_applies_marks_like_the_local_engine(store, core):
+    # the Spark engine's sink (driver side, no Spark needed): a spike like one marked expected
+    # is stored as expected and not alerted; an unrelated one still alerts
+    from logradar.engine.core import CoreOutput
+    from logradar.engine.spark import store_sink
+
+    alerted: list[int] = []
+    feedback = Feedback(FeedbackConfig())
+    sink = store_sink(store, lambda new: alerted.extend(i for i, _ in new), feedback)
+    sink(CoreOutput(anomalies=[spike(40.0)]), core)
+    [first] = alerted
+    store.mark_expected(first, 0)
+    sink(CoreOutput(anomalies=[spike(35.0, start=100 * S), spike(50.0, 200 * S, 9)]), core)
+    rows = {a["start"]: a for a in store.list_anomalies()}
+    assert len(alerted) == 2 and alerted[0] == first
+    assert [a["status"] for a in sorted(rows.values(), key=lambda a: a["id"])] == [
+        "expected",
+        "expected",
+        "open",
+    ]
+    assert feedback.state_dict()["cursor"] > 0

@@ -10,7 +10,7 @@ from logradar.parse.evaluate import grouping_accuracy, parsing_accuracy
 from logradar.parse.formats import LogFormat
 from logradar.parse.templates import TemplateMiner
 
-LOGHUB = Path("/work/shared/datasets/loghub-2k")
+LOGHUB = Path(__file__).resolve().parents[3] / "shared/datasets/loghub-2k"
 FORMATS = json.loads((LOGHUB / "formats.json").read_text())
 
 

@@ -7,8 +7,10 @@ from click.testing import CliRunner
 
 from logradar.commands.parse import parse_command, patterns_command
 
-HDFS = Path("/work/shared/datasets/loghub-2k/HDFS/HDFS_2k.log")
-HDFS_FORMAT = json.loads(Path("/work/shared/datasets/loghub-2k/formats.json").read_text())["HDFS"]
+HDFS = Path(__file__).resolve().parents[3] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
+HDFS_FORMAT = json.loads(
+    (Path(__file__).resolve().parents[3] / "shared/datasets/loghub-2k/formats.json").read_text()
+)["HDFS"]
 
 
 def test_parse_writes_one_row_per_line_in_order(tmp_path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from logradar.parse.formats import LogFormat, detect_level, parse_timestamps
 
-LOGHUB = Path("/work/shared/datasets/loghub-2k")
+LOGHUB = Path(__file__).resolve().parents[3] / "shared/datasets/loghub-2k"
 SYSTEMS = sorted(json.loads((LOGHUB / "formats.json").read_text()))
 
 

@@ -281,3 +281,18 @@ def test_concurrent_writer_and_readers(store):
     assert errors == []
     assert len(store.volume(since_ns=0)) == 40
     assert len(store.list_anomalies(limit=1000)) == 40
+
+
+def test_replay_returns_stored_anomalies_that_were_never_alerted(store):
+    # a crash between storing anomalies and queueing their alerts: the replay finds them
+    # again; those still open and without an alert come back, the others do not
+    a, b, c, d = (anomaly(start=T0 + i * 10 * S) for i in range(4))
+    first = {x.fingerprint: i for i, x in store.add_anomalies([a, b, c, d])}
+    store.add_alerts(first[b.fingerprint], ["webhook"], 0)
+    store.set_anomaly_status([first[c.fingerprint]], "muted")
+    assert store.add_anomalies([a, b, c, d]) == []
+    again = store.add_anomalies([a, b, c, d], unalerted=True)
+    assert [(i, x.fingerprint) for i, x in again] == [
+        (first[a.fingerprint], a.fingerprint),
+        (first[d.fingerprint], d.fingerprint),
+    ]

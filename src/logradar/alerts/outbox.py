@@ -55,12 +55,14 @@ class Outbox:
         self.backoff_max_seconds = backoff_max_seconds
         self.jitter = jitter
         self.batch_size = batch_size
+        self._queued = threading.Event()
 
     def enqueue(self, anomaly_id: int, anomaly: Anomaly, *, at_ns: int | None = None) -> list[int]:
         """Queue ``anomaly`` (stored as ``anomaly_id``) for every channel, due at ``at_ns``
         (default now); return the new alert ids. Delivery reads the anomaly back from the
         store, so a restart loses nothing."""
         ids = self.store.add_alerts(anomaly_id, self.channels, now_ns() if at_ns is None else at_ns)
+        self._queued.set()
         logger.debug(
             "queued %d alert(s) for anomaly %d: %s", len(ids), anomaly_id, summary(anomaly)
         )
@@ -134,10 +136,18 @@ class Outbox:
         }
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Deliver due alerts until ``stop`` is set (the body of a background thread)."""
+        """Deliver due alerts until ``stop`` is set (the body of a background thread).
+
+        Polls every ``poll_seconds`` (retries come due), and wakes at once when
+        :meth:`enqueue` queues a new alert."""
         while not stop.is_set():
             try:
                 self.deliver_due(now_ns())
             except Exception:  # e.g. the database is briefly unavailable; try again later
                 logger.exception("alert delivery loop failed; retrying")
-            stop.wait(poll_seconds)
+            self._queued.wait(poll_seconds)
+            self._queued.clear()
+
+    def wake(self) -> None:
+        """Make :meth:`run` deliver now (also used to let it notice ``stop``)."""
+        self._queued.set()

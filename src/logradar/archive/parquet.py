@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from logradar.tank import SqliteTank
+from logradar.tank import Tank
 
 log = logging.getLogger("logradar.archive")
 
@@ -51,9 +51,13 @@ def open_filesystem(url: str, s3_endpoint: str | None = None) -> tuple[pafs.File
 
 
 def _partition_keys(table: pa.Table) -> pa.Table:
-    ts = table.column("ts")
-    return table.append_column("date", pc.strftime(ts, format="%Y-%m-%d")).append_column(
-        "hour", pc.strftime(ts, format="%H")
+    """``date`` and ``hour`` of each record's event time (UTC), formatting each hour once."""
+    hours = pc.floor_temporal(table.column("ts"), unit="hour")
+    distinct = pc.unique(hours)
+    index = pc.index_in(hours, value_set=distinct)
+    date = pc.take(pc.strftime(distinct, format="%Y-%m-%d"), index)
+    return table.append_column("date", date).append_column(
+        "hour", pc.take(pc.strftime(distinct, format="%H"), index)
     )
 
 
@@ -62,7 +66,7 @@ class ParquetArchiver:
 
     def __init__(
         self,
-        tank: SqliteTank,
+        tank: Tank,
         url: str,
         *,
         s3_endpoint: str | None = None,

@@ -5,11 +5,17 @@ The engine turns records into closed *windows* (per stream, per event-time windo
 then learning from them (``observe`` = river's ``score_one`` followed by ``learn_one``), and
 returns the anomalies it found. Detectors are deterministic for a given input order and can
 save and restore their state as JSON-ready dicts.
+
+Some verdicts need not wait for the window to close: a template never seen before is new from
+its first line on, and a count can only grow while its window is open, so an upper-tail
+verdict reached early stays true. A detector that can tell offers ``peek`` (an
+:class:`EarlyWindowDetector`); the live engine asks it after every micro-batch and reports
+what it returns at once (and not again when the window closes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -115,6 +121,25 @@ class WindowDetector(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class EarlyWindowDetector(WindowDetector, Protocol):
+    """A window detector that can report some anomalies of a window that is still open."""
+
+    def peek(
+        self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]
+    ) -> list[Anomaly]:
+        """Anomalies ``observe`` is certain to return for ``window`` when it closes.
+
+        ``window`` holds what the open window has seen so far; ``next_to_close`` is True when
+        no other window of the stream closes before it (so the detector's state is what
+        ``observe`` will see); ``earlier`` are the stream's other open windows before it that
+        have lines, oldest first. Identity (detector, kind, stream, window, template) must be
+        exactly the close-time one; counts, score and examples may be those seen so far.
+        Must not change what ``observe`` will return.
+        """
+        ...
 
 
 @runtime_checkable

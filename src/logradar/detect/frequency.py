@@ -12,6 +12,14 @@ Templates missing from a window count 0 (that is how drops are seen); one unseen
 ``prune_after_seconds`` is forgotten. Flagged windows move the levels only
 ``anomaly_alpha_factor`` as fast, so a long incident does not become the baseline at once.
 
+Sustained shifts: one window at ~10 lines cannot show a drop to a tenth with confidence, nor
+one window at 0.1 lines a 20× spike; a few minutes can. So the counts of the last
+``sustained_windows`` windows (default 6 and 30: 1 and 5 min) are also summed and judged by
+the same rules against the sums of the slow and seasonal expectations (the fast level is left
+out: the shift itself moves it within minutes), with each span's own dispersion, learned from
+unremarkable windows (sums of neighbouring windows of a bursty source vary more than single
+windows). Such a shift is reported once, until every span is back within ``min_ratio``.
+
 >>> from logradar.config import FrequencyConfig
 >>> from logradar.detect.base import DetectContext, Window
 >>> ctx = DetectContext(template_text=lambda t: "GET /api <*>", is_error_template=lambda t: False)
@@ -26,6 +34,7 @@ Templates missing from a window count 0 (that is how drops are seen); one unseen
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +89,7 @@ class RateBaseline:
     day. Call :meth:`roll`, then :meth:`judge`, then :meth:`update`.
     """
 
-    __slots__ = ("fast", "last_seen", "n", "season", "slow")
+    __slots__ = ("alarmed", "fast", "last_seen", "n", "recent", "season", "slow", "spread")
 
     def __init__(self, count: int, start_ns: int) -> None:
         self.fast = [float(count), float(count)]  # level, variance
@@ -88,6 +97,12 @@ class RateBaseline:
         self.n = 0
         self.last_seen = start_ns
         self.season: dict[str, list[float]] = {}
+        self.recent: list[list[float]] = []
+        """``[count, high, low]`` of the last windows, newest last (for sustained shifts)."""
+        self.alarmed = False
+        """A sustained shift was reported and has not ended yet."""
+        self.spread: dict[str, list[float]] = {}
+        """Span -> ``[mean, variance, n]`` of the sums over that span in unremarkable windows."""
 
     def roll(self, start_ns: int, season_alpha: float) -> float | None:
         """Fold finished days into this window's hour; return its seasonal mean (or None)."""
@@ -101,38 +116,82 @@ class RateBaseline:
             s[2:5] = [day, 0.0, 0]
         return s[0] if s[1] > 0 else None
 
-    def judge(
-        self,
-        observed: int,
-        seasonal: float | None,
-        *,
-        min_count: int,
-        min_ratio: float,
-        p_value: float,
-        drop_min_expected: float | None,
-    ) -> Verdict | None:
-        """A spike or drop verdict for ``observed``, or None if it is unremarkable.
+    def expectations(self, seasonal: float | None, *, recent: bool = True) -> Expectations:
+        """The highest and lowest of the fast, slow and seasonal levels, and the dispersion.
 
-        A spike must be surprising against the highest of the fast, slow and seasonal
-        expectations, a drop against the lowest (``drop_min_expected=None``: no drops).
+        ``recent=False`` leaves the fast level out: a sustained shift is judged against the
+        slower levels, which its own first minutes have barely moved.
         """
-        levels = [("recent level", self.fast[0]), ("long-run level", self.slow[0])]
+        levels = [("long-run level", self.slow[0])]
+        if recent:
+            levels.append(("recent level", self.fast[0]))
         if seasonal is not None:
             levels.append(("same hour on previous days", seasonal))
-        dispersion = max(_dispersion(self.fast), _dispersion(self.slow))
-        basis, expected = max(levels, key=lambda x: x[1])
-        if observed >= min_count and observed >= min_ratio * expected:
-            p = tail_probability(observed, expected, dispersion, upper=True)
-            if p < p_value:
-                return Verdict("spike", expected, p, basis)
-        if drop_min_expected is None:
-            return None
-        basis, expected = min(levels, key=lambda x: x[1])
-        if expected >= drop_min_expected and observed <= expected / min_ratio:
-            p = tail_probability(observed, expected, dispersion, upper=False)
-            if p < p_value:
-                return Verdict("drop", expected, p, basis)
-        return None
+        return Expectations(
+            high=max(levels, key=lambda x: x[1]),
+            low=min(levels, key=lambda x: x[1]),
+            dispersion=max(_dispersion(self.fast), _dispersion(self.slow), 1.0),
+        )
+
+    def assess(
+        self, observed: int, seasonal: float | None, rules: Rules, alpha: float
+    ) -> Verdict | None:
+        """Judge this window's count, then (if that is unremarkable) the sums over the spans.
+
+        A sustained shift is reported once: after it fires, sums do not fire again until every
+        span is back within ``min_ratio`` of its expectation. Unremarkable windows teach each
+        span's own dispersion (weight ``alpha``): sums of neighbouring windows of a bursty
+        source vary more than single windows do.
+        """
+        verdict = rules.judge(observed, self.expectations(seasonal))
+        sums = self.remember(observed, self.expectations(seasonal, recent=False), rules.spans)
+        if verdict is None and not self.alarmed:
+            verdict = next(
+                (v for n, o, e in sums if (v := rules.judge(o, e, windows=n)) is not None), None
+            )
+        self.alarmed = verdict is not None or (
+            self.alarmed and any(rules.beyond_ratio(o, e) for _, o, e in sums)
+        )
+        if verdict is None:
+            for span, total, _ in sums:
+                lv = self.spread.setdefault(str(span), [float(total), float(total), 0])
+                # winsorized at 4 sigma: a shift that has not fired yet widens it only slowly
+                limit = 4.0 * math.sqrt(max(lv[1], lv[0], 1.0))
+                clipped = min(max(total, lv[0] - limit), lv[0] + limit)
+                _ewma(lv, clipped, max(alpha, 1.0 / (lv[2] + 2)), variance=True)
+                lv[2] += 1
+        return verdict
+
+    def remember(
+        self, observed: int, exp: Expectations, spans: list[int]
+    ) -> list[tuple[int, int, Expectations]]:
+        """Keep this window's count and slow expectations; sum them over each span in ``spans``.
+
+        Returns ``(windows, observed, expectations)`` per span that is already full, shortest
+        first. Sums use the slow level's dispersion: the fast one is inflated by the very
+        shift being measured.
+        """
+        self.recent.append([observed, exp.high[1], exp.low[1]])
+        del self.recent[: -max(spans, default=1)]
+        out = []
+        for span in sorted(spans):
+            if span > len(self.recent):
+                break
+            last = self.recent[-span:]
+            out.append(
+                (
+                    span,
+                    int(sum(r[0] for r in last)),
+                    Expectations(
+                        high=(exp.high[0], sum(r[1] for r in last)),
+                        low=(exp.low[0], sum(r[2] for r in last)),
+                        dispersion=max(
+                            _dispersion(self.slow), _dispersion(self.spread.get(str(span))), 1.0
+                        ),
+                    ),
+                )
+            )
+        return out
 
     def update(
         self,
@@ -152,8 +211,9 @@ class RateBaseline:
         how a daily job becomes normal, and it only speaks for the same hour on later days.
         """
         weight = factor if anomalous else 1.0
-        _ewma(self.fast, count, alpha * weight, variance=not anomalous)
-        _ewma(self.slow, count, slow_alpha * weight, variance=not anomalous)
+        warmup = 1.0 / (self.n + 2)  # a plain mean until the EWMA has seen 1/alpha windows
+        _ewma(self.fast, count, max(alpha, warmup) * weight, variance=not anomalous)
+        _ewma(self.slow, count, max(slow_alpha, warmup) * weight, variance=not anomalous)
         self.n += 1
         if count:
             self.last_seen = start_ns
@@ -162,23 +222,84 @@ class RateBaseline:
         s[4] += 1
 
     def to_list(self) -> list[Any]:
-        return [self.fast, self.slow, self.n, self.last_seen, self.season]
+        return [
+            self.fast,
+            self.slow,
+            self.n,
+            self.last_seen,
+            self.season,
+            self.recent,
+            self.alarmed,
+            self.spread,
+        ]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> RateBaseline:
         b = cls.__new__(cls)
-        b.fast, b.slow, b.n, b.last_seen, b.season = data
+        b.fast, b.slow, b.n, b.last_seen, b.season = data[:5]
+        b.recent, b.alarmed, b.spread = data[5:8] if len(data) >= 8 else ([], False, {})
         return b
+
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    high: tuple[str, float]
+    """(basis, count per window) a spike is judged against."""
+    low: tuple[str, float]
+    """(basis, count per window) a drop is judged against."""
+    dispersion: float
+    """variance / mean of the counts, at least 1."""
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     kind: str
     """``spike`` or ``drop``."""
+    observed: int
     expected: float
     p: float
     basis: str
     """Which expectation was used, in words (for the explanation)."""
+    windows: int = 1
+    """How many windows the counts cover (more than 1 for a sustained shift)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """When a count (of one window or a sum over ``windows``) is a spike or a drop."""
+
+    min_count: int
+    min_ratio: float
+    p_value: float
+    drop_min_expected: float | None
+    """None: drops are not reported."""
+    spans: list[int]
+    """Also judge the sums over this many recent windows (sustained shifts)."""
+
+    def judge(self, observed: int, exp: Expectations, *, windows: int = 1) -> Verdict | None:
+        """A spike must be surprising against the highest expectation, a drop the lowest."""
+        basis, expected = exp.high
+        if observed >= self.min_count and observed >= self.min_ratio * expected:
+            p = tail_probability(observed, expected, exp.dispersion, upper=True)
+            if p < self.p_value:
+                return Verdict("spike", observed, expected, p, basis, windows)
+        if self.drop_min_expected is None or (windows > 1 and observed == 0):
+            # an empty span is a pause or a silence: the silence detector judges those,
+            # knowing the source's normal pauses
+            return None
+        basis, expected = exp.low
+        if expected >= self.drop_min_expected and observed <= expected / self.min_ratio:
+            p = tail_probability(observed, expected, exp.dispersion, upper=False)
+            if p < self.p_value:
+                return Verdict("drop", observed, expected, p, basis, windows)
+        return None
+
+    def beyond_ratio(self, observed: int, exp: Expectations) -> bool:
+        """Whether the count is still ``min_ratio`` away from its expectation (either way)."""
+        spike = observed >= self.min_ratio * exp.high[1]
+        return spike or (
+            self.drop_min_expected is not None and observed <= exp.low[1] / self.min_ratio
+        )
 
 
 def _ewma(lv: list[float], x: float, alpha: float, *, variance: bool) -> None:
@@ -188,8 +309,8 @@ def _ewma(lv: list[float], x: float, alpha: float, *, variance: bool) -> None:
         lv[1] = (1 - alpha) * (lv[1] + alpha * diff * diff)
 
 
-def _dispersion(lv: list[float]) -> float:
-    return lv[1] / lv[0] if lv[0] > 0 else 1.0
+def _dispersion(lv: list[float] | None) -> float:
+    return lv[1] / lv[0] if lv is not None and lv[0] > 0 else 1.0
 
 
 class FrequencyDetector:
@@ -198,7 +319,10 @@ class FrequencyDetector:
     name = "frequency"
 
     def __init__(self, config: FrequencyConfig | None = None) -> None:
-        self.config = config or FrequencyConfig()
+        self.config = cfg = config or FrequencyConfig()
+        self.rules = Rules(
+            cfg.min_count, cfg.min_ratio, cfg.p_value, cfg.drop_min_expected, cfg.sustained_windows
+        )
         self._streams: dict[str, dict[str, RateBaseline]] = {}
 
     def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
@@ -220,16 +344,9 @@ class FrequencyDetector:
             seasonal = base.roll(window.start, cfg.season_alpha)
             verdict = None
             if base.n >= cfg.min_history:
-                verdict = base.judge(
-                    observed,
-                    seasonal,
-                    min_count=cfg.min_count,
-                    min_ratio=cfg.min_ratio,
-                    p_value=cfg.p_value,
-                    drop_min_expected=cfg.drop_min_expected,
-                )
+                verdict = base.assess(observed, seasonal, self.rules, cfg.slow_alpha)
             if verdict is not None:
-                out.append(self._anomaly(window, ctx, key, observed, verdict))
+                out.append(self._anomaly(window, ctx, key, verdict))
             base.update(
                 observed,
                 window.start,
@@ -240,11 +357,11 @@ class FrequencyDetector:
             )
         return out
 
-    def _anomaly(
-        self, window: Window, ctx: DetectContext, key: str, observed: int, v: Verdict
-    ) -> Anomaly:
+    def _anomaly(self, window: Window, ctx: DetectContext, key: str, v: Verdict) -> Anomaly:
         cfg = self.config
-        span = format_duration((window.end - window.start) / NS)
+        observed = v.observed
+        start = window.end - v.windows * (window.end - window.start)
+        span = format_duration((window.end - start) / NS)
         tail = f"expected about {v.expected:.3g} from the {v.basis} (p={v.p:.1e})"
         if key == TOTAL:
             tid, text = None, None
@@ -257,12 +374,14 @@ class FrequencyDetector:
             what = (
                 f"Template '{text}' appeared {observed} times in {span} on stream {window.stream}"
             )
+        if v.windows > 1:
+            tail += f", a sustained {v.kind}"
         severity = cfg.severity.lower() if window.learning else cfg.severity
         return Anomaly(
             detector=self.name,
             kind=v.kind,
             stream=window.stream,
-            start=window.start,
+            start=start,
             end=window.end,
             score=min(1.0, max(0.0, 1.0 - v.p)),
             severity=severity,

@@ -9,6 +9,12 @@ at least ``flood_min_new``, or at least 2 making up ``flood_share`` of the windo
 templates) it is most likely a deploy, so they are still recorded but one step less severe;
 a new version's patterns do not page anyone at 3 am.
 
+Early (``peek``, on a window still open): a template is new from its first line, given the
+windows closed so far and the stream's earlier open windows. Only the count rule of a flood
+can be known before the window closes (the number of new templates only grows; their share
+may still fall), so an early report is one step less severe only once ``flood_min_new`` new
+templates are in the window so far.
+
 >>> from logradar.config import NewPatternConfig
 >>> from logradar.detect.base import DetectContext, Window
 >>> ctx = DetectContext(template_text=lambda t: f"template {t}", is_error_template=lambda t: t == 9)
@@ -21,6 +27,7 @@ a new version's patterns do not page anyone at 3 am.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from logradar.config import NewPatternConfig
@@ -47,18 +54,55 @@ class NewPatternDetector:
         cfg = self.config
         first = self._first.setdefault(window.stream, window.start)
         seen = self._seen.setdefault(window.stream, {})
-        forget_ns = None if cfg.forget_after_seconds is None else cfg.forget_after_seconds * NS
         present = [(tid, c) for tid, c in window.counts.items() if c > 0]
-        new: list[tuple[int, int, int | None]] = []  # (template id, count, last seen end)
-        for tid, count in present:
-            last = seen.get(str(tid))
-            if last is None or (forget_ns is not None and window.start - last >= forget_ns):
-                new.append((tid, count, last))
+        new = self._new(window, present, lambda tid: seen.get(str(tid)))
         for tid, _ in present:
             seen[str(tid)] = window.end
         flood = len(new) >= cfg.flood_min_new or (
             len(new) >= 2 and len(new) >= cfg.flood_share * len(present)
         )
+        return self._report(window, ctx, new, flood, first)
+
+    def peek(
+        self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]
+    ) -> list[Anomaly]:
+        """The templates ``observe`` will report as new in this open window (so far)."""
+        seen = self._seen.get(window.stream, {})
+        in_earlier: dict[int, int] = {}  # template id -> end of the last earlier open window
+        for other in earlier:
+            for tid, count in other.counts.items():
+                if count > 0:
+                    in_earlier[tid] = other.end
+        present = [(tid, c) for tid, c in window.counts.items() if c > 0]
+        new = self._new(window, present, lambda tid: in_earlier.get(tid, seen.get(str(tid))))
+        first = self._first.get(window.stream, earlier[0].start if earlier else window.start)
+        return self._report(window, ctx, new, len(new) >= self.config.flood_min_new, first)
+
+    def _new(
+        self,
+        window: Window,
+        present: list[tuple[int, int]],
+        last_seen: Callable[[int], int | None],
+    ) -> list[tuple[int, int, int | None]]:
+        """(template id, count, end of the window it was last seen in) of the new ones."""
+        forget = self.config.forget_after_seconds
+        forget_ns = None if forget is None else forget * NS
+        new = []
+        for tid, count in present:
+            last = last_seen(tid)
+            if last is None or (forget_ns is not None and window.start - last >= forget_ns):
+                new.append((tid, count, last))
+        return new
+
+    def _report(
+        self,
+        window: Window,
+        ctx: DetectContext,
+        new: list[tuple[int, int, int | None]],
+        flood: bool,
+        first: int,
+    ) -> list[Anomaly]:
+        cfg = self.config
         baseline = format_duration((window.start - first) / NS)
         span = format_duration((window.end - window.start) / NS)
         out = []

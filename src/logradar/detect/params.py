@@ -3,8 +3,9 @@
 The engine gives, per closed window, statistics of the numeric tokens of each template by
 token position (count, sums of ``sign(v)·log1p(|v|)`` and its square, the extremes and the
 lines that hold them). This detector keeps the running mean and spread of that log-scale value
-per (stream, template, position) and fires when a window's maximum lies more than
-``threshold`` spreads above the mean *and* clearly beyond the largest value seen so far.
+per (stream, template, position) and fires when a window's maximum is clearly beyond the
+largest value seen so far *and* either lies more than ``threshold`` spreads above the mean or
+is ``max_ratio`` times that largest value.
 The log scale makes a latency going from 20 ms to 900 ms stand out while ids, which vary
 over orders of magnitude anyway, have a wide spread and stay quiet.
 Positions whose values only grow (counters, sequence numbers) are recognised and skipped.
@@ -96,10 +97,14 @@ class ParamsDetector:
         # Only a clearly new maximum can be odd: a value inside the range already seen is not,
         # nor one just past it. Low values are not judged: smaller ids and counts dip below
         # their history all the time, while incidents push latencies, sizes and codes up.
-        if _log(stats.max) - _log(st[6]) < NEW_MAX_MARGIN:
+        beyond = _log(stats.max) - _log(st[6])
+        if beyond < NEW_MAX_MARGIN:
             return 0.0, None
         z = (_log(stats.max) - mean) / spread
-        if z <= cfg.threshold:
+        # A value max_ratio times the largest ever seen is odd even where the history is
+        # spread out (a position that is usually 240 and sometimes 0, say).
+        jump = st[6] > 0 and stats.max >= cfg.max_ratio * st[6]
+        if z <= cfg.threshold and not jump:
             return z, None
         value, bound = stats.max, st[6]
         typical = _unlog(mean)
@@ -108,8 +113,9 @@ class ParamsDetector:
         explanation = (
             f"Value {_fmt(value)} at parameter {pos} of '{text}' on stream {window.stream} is "
             f"far above its usual ≈{_fmt(typical)} "
-            f"(max so far {_fmt(bound)}, {int(n)} values seen)."
+            f"(max so far {_fmt(bound)}{_times(value, bound)}, {int(n)} values seen)."
         )
+        z = max(z, cfg.threshold)
         return z, Anomaly(
             detector=self.name,
             kind="odd_value",
@@ -162,3 +168,8 @@ def _log(v: float) -> float:
 
 def _unlog(x: float) -> float:
     return math.copysign(math.expm1(abs(x)), x)
+
+
+def _times(value: float, bound: float) -> str:
+    """`` (12× that)`` when the value is far past the largest seen, else nothing."""
+    return f", {value / bound:.3g}× that" if bound > 0 and value >= 10 * bound else ""

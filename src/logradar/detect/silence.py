@@ -4,7 +4,9 @@ Each stream's total and each of its templates keep an EWMA of the count per wind
 *presence* (the share of windows with at least one line). A source is judged once it has
 ``min_history`` windows: a stream expected to send ``min_expected`` lines per window, or a
 template that is also steady (present in ``steady_share`` of windows), is silent when it shows
-0 lines for ``windows`` consecutive windows. Each episode fires once, spanning the empty
+0 lines for ``windows`` consecutive windows, and for more than twice its longest gap so far
+(the longest run of empty windows that ended by itself, fading slowly), so a bursty source
+with normal pauses is not reported at every pause. Each episode fires once, spanning the empty
 windows so far, and ends when the source sends again. Empty runs are learned only when they
 end and did not fire, so the baseline describes the source before the silence. While the
 whole stream is silent its templates are not reported separately.
@@ -30,8 +32,11 @@ from logradar.detect.base import DetectContext, Window
 from logradar.detect.frequency import NS, TOTAL, format_duration
 from logradar.schema import Anomaly
 
-# A source's state: [rate, presence, windows seen, empty run, start of the run, fired, examples]
-RATE, PRESENCE, N, RUN, SINCE, FIRED, EXAMPLES = range(7)
+# A source's state: [rate, presence, windows seen, empty run, start of the run, fired, examples,
+# longest empty run that ended by itself]
+RATE, PRESENCE, N, RUN, SINCE, FIRED, EXAMPLES, LONGEST = range(8)
+GAP_MEMORY = 0.99999
+"""The longest normal gap fades by this factor per window (half-life ~8 days at 10 s)."""
 
 
 class SilenceDetector:
@@ -51,15 +56,17 @@ class SilenceDetector:
             counts[TOTAL] = window.total
         for key, c in counts.items():
             if key not in sources:
-                sources[key] = [float(c), 1.0, 0, 0, 0, False, []]
+                sources[key] = [float(c), 1.0, 0, 0, 0, False, [], 0.0]
         horizon = cfg.prune_after_seconds * NS
         out: list[Anomaly] = []
         for key in list(sources):
             s = sources[key]
             count = counts.get(key, 0)
+            s[LONGEST] *= GAP_MEMORY
             if count:
                 if s[RUN] and not s[FIRED]:
                     self._learn_zeros(s, s[RUN], self._alpha(key))
+                    s[LONGEST] = max(s[LONGEST], float(s[RUN]))
                 s[RUN], s[FIRED] = 0, False
                 self._learn(s, count, self._alpha(key))
                 s[EXAMPLES] = _examples(window, key)
@@ -69,7 +76,7 @@ class SilenceDetector:
             s[RUN] += 1
             if window.end - s[SINCE] > horizon:
                 del sources[key]
-            elif s[RUN] >= cfg.windows and not s[FIRED] and self._judged(key, s):
+            elif s[RUN] >= self._needed(s) and not s[FIRED] and self._judged(key, s):
                 s[FIRED] = True
                 if key == TOTAL or window.total > 0:
                     out.append(self._anomaly(window, ctx, key, s))
@@ -80,6 +87,10 @@ class SilenceDetector:
         if s[N] < cfg.min_history or s[RATE] < cfg.min_expected:
             return False
         return key == TOTAL or s[PRESENCE] >= cfg.steady_share
+
+    def _needed(self, s: list[Any]) -> int:
+        """Empty windows that make a silence: ``windows``, and more than twice the longest gap."""
+        return max(self.config.windows, int(2 * s[LONGEST]) + 1)
 
     def _alpha(self, key: str) -> float:
         """Templates learn slowly, so a burst of minutes does not make one look steady."""
@@ -108,7 +119,7 @@ class SilenceDetector:
             tid, text, severity = None, None, cfg.severity
             explanation = (
                 f"Stream {window.stream} sent nothing for {span} ({run} windows); it usually "
-                f"sends about {s[RATE]:.3g} lines per {per}."
+                f"sends about {s[RATE]:.3g} lines per {per}{_longest(s, step)}."
             )
         else:
             tid = int(key)
@@ -116,7 +127,7 @@ class SilenceDetector:
             explanation = (
                 f"Template '{text}' has not appeared for {span} ({run} windows) on stream "
                 f"{window.stream}; it usually appears about {s[RATE]:.3g} times per {per} "
-                f"and in {s[PRESENCE]:.0%} of windows."
+                f"and in {s[PRESENCE]:.0%} of windows{_longest(s, step)}."
             )
         return Anomaly(
             detector=self.name,
@@ -137,14 +148,17 @@ class SilenceDetector:
     def state_dict(self) -> dict[str, Any]:
         return {
             "streams": {
-                stream: {key: [*s[:EXAMPLES], list(s[EXAMPLES])] for key, s in sources.items()}
+                stream: {
+                    key: [*s[:EXAMPLES], list(s[EXAMPLES]), *s[LONGEST:]]
+                    for key, s in sources.items()
+                }
                 for stream, sources in self._streams.items()
             }
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._streams = {
-            stream: {key: list(s) for key, s in sources.items()}
+            stream: {key: [*s, 0.0][: LONGEST + 1] for key, s in sources.items()}
             for stream, sources in state["streams"].items()
         }
 
@@ -154,3 +168,10 @@ def _examples(window: Window, key: str) -> list[str]:
     if key == TOTAL:
         return [line for lines in window.examples.values() for line in lines][:3]
     return window.examples.get(int(key), [])[:3]
+
+
+def _longest(s: list[Any], step: int) -> str:
+    """``, and its longest gap so far was ...`` when it had one."""
+    if s[LONGEST] < 1:
+        return ""
+    return f", and its longest pause so far was {format_duration(round(s[LONGEST]) * step / NS)}"

@@ -117,6 +117,9 @@ class Feedback:
     ) -> tuple[list[tuple[int, Anomaly]], list[tuple[int, Anomaly]]]:
         """Store ``anomalies``; return ``(newly stored, those to alert on)``.
 
+        "Newly stored" includes anomalies stored before but never alerted on (see
+        :meth:`Store.add_anomalies`), so a crash between the two cannot lose an alert.
+
         Expected ones are stored as ``info`` with status ``expected`` and a note naming the
         anomaly that was marked, and are not alerted.
         """
@@ -133,7 +136,7 @@ class Feedback:
                 )
                 expected.add(anomaly.fingerprint)
             out.append(anomaly)
-        new = store.add_anomalies(out)
+        new = store.add_anomalies(out, unalerted=True)
         store.set_anomaly_status([i for i, a in new if a.fingerprint in expected], "expected")
         return new, [(i, a) for i, a in new if a.fingerprint not in expected]
 

@@ -5,6 +5,11 @@ detector baselines) is saved as one JSON snapshot, atomically, together with the
 offset it reflects; only then is that offset committed in the tank. After a crash the engine
 restores the snapshot and replays the records after its offset. Results written in between
 (window counts, anomalies) are idempotent in the store, so a replay adds nothing twice.
+
+Latency: each step's anomalies (those found early in open windows included) are stored and
+handed to the alert rules before the next step starts, so a micro-batch should take well under
+a second: ``engine.max_batch_rows`` bounds it while the engine catches up, and an idle engine
+looks for new records every ``engine.poll_seconds``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from logradar.engine.train import TRAINED_FILE, TrainedPickup
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly
 from logradar.store import Store
-from logradar.tank import SqliteTank
+from logradar.tank import Tank
 
 log = logging.getLogger("logradar.engine")
 
@@ -50,7 +55,7 @@ class LocalEngine:
     def __init__(
         self,
         settings: Settings,
-        tank: SqliteTank,
+        tank: Tank,
         store: Store,
         metrics: Metrics,
         on_anomalies: AnomalySink,
@@ -78,10 +83,10 @@ class LocalEngine:
     def step(self, now_ns: int | None) -> int:
         """Process one micro-batch (or just advance the clock); return the lines processed."""
         cfg = self.settings.engine
+        started = time.perf_counter()
         batch = self.tank.read(self.core.offset, cfg.max_batch_rows)
         self.feedback.apply(self.store, self.core)  # new expected marks, baselining
         self.trained.poll(self.core)  # a new state/trained.json from `logradar train`
-        started = time.perf_counter()
         out = self.core.process(batch, now_ns) if batch.num_rows else self.core.tick(now_ns)
         self._persist(out)
         if batch.num_rows:

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from logradar import backtest
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
+from logradar.engine.feedback import Feedback
 from logradar.engine.local import AnomalySink, write_json_atomic
 from logradar.engine.results import store_windows_and_templates
 from logradar.engine.spark_map import (
@@ -261,6 +262,7 @@ class StreamReducer:
         state: StateFile,
         sinks: list[Sink],
         clock: str = "wall",
+        feedback: Feedback | None = None,
     ) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be 'wall' or 'event', not {clock!r}")
@@ -269,11 +271,15 @@ class StreamReducer:
         self.sinks = sinks
         self.clock = clock
         self.core = DetectionCore(settings.engine, settings.parser, settings.detectors)
+        self.feedback = feedback
+        """Operator feedback the store sink applies; saved with the core."""
         self.batch_id = -1
         saved = state.read()
         if saved is not None:
             self.core.load_state_dict(saved["core"])
             self.batch_id = saved["batch_id"]
+            if feedback is not None and "feedback" in saved:
+                feedback.load_state_dict(saved["feedback"])
             log.info("spark reducer resumed after batch %d", self.batch_id)
         self.mapper = SparkMapper(spark, self.core, settings)
         self.lock = threading.Lock()
@@ -313,18 +319,29 @@ class StreamReducer:
             sink(out, self.core)
 
     def save(self) -> None:
-        self.state.write({"batch_id": self.batch_id, "core": self.core.state_dict()})
+        state: dict[str, Any] = {"batch_id": self.batch_id, "core": self.core.state_dict()}
+        if self.feedback is not None:
+            state["feedback"] = self.feedback.state_dict()
+        self.state.write(state)
 
 
-def store_sink(store: Store, on_anomalies: AnomalySink) -> Sink:
-    """Window counts, templates and anomalies to the store; ``on_anomalies`` gets new ones."""
+def store_sink(store: Store, on_anomalies: AnomalySink, feedback: Feedback | None = None) -> Sink:
+    """Window counts, templates and anomalies to the store; ``on_anomalies`` gets those to
+    alert on. With ``feedback``, operator marks are applied first (as the local engine does):
+    anomalies like one marked expected are stored as ``expected`` and not alerted."""
 
     def write(out: CoreOutput, core: DetectionCore) -> None:
         store_windows_and_templates(out, core, store)
-        if out.anomalies:
-            new = store.add_anomalies(out.anomalies)
-            if new:
-                on_anomalies(new)
+        if feedback is not None:
+            feedback.apply(store, core)
+        if not out.anomalies:
+            return
+        if feedback is None:
+            to_alert = store.add_anomalies(out.anomalies, unalerted=True)
+        else:
+            _, to_alert = feedback.record(store, out.anomalies)
+        if to_alert:
+            on_anomalies(to_alert)
 
     return write
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from logradar.alerts import AlertRules, build_outbox
 from logradar.config import load_config
+from logradar.engine.feedback import Feedback, suppress_muted
 from logradar.engine.spark import (
     StateFile,
     StreamReducer,
@@ -94,9 +95,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
     outbox = build_outbox(store, settings.alerts)
 
+    feedback = Feedback(settings.feedback)
+
     def alert(new: list[tuple[int, Anomaly]]) -> None:
         now = time.time_ns()
-        for anomaly_id, anomaly in new:
+        for anomaly_id, anomaly in suppress_muted(store, new, now):
             if rules.decide(anomaly, now):
                 outbox.enqueue(anomaly_id, anomaly)
 
@@ -105,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         spark,
         settings,
         StateFile(args.state or f"{checkpoint}/logradar-core.json"),
-        [store_sink(store, alert)],
+        [store_sink(store, alert, feedback)],
         clock=args.clock,
+        feedback=feedback,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

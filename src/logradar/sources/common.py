@@ -97,17 +97,27 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Every member of a gzip body (RFC 1952 allows several), or one zlib stream."""
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as e:
-        raise IngestError(400, f"body is not valid {encoding}: {e}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
-    if not inflater.eof:
-        raise IngestError(400, f"body is truncated {encoding} data")
-    return out
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(body, limit + 1 - size)
+        except zlib.error as e:
+            raise IngestError(400, f"body is not valid {encoding}: {e}") from None
+        size += len(out)
+        if size > limit or inflater.unconsumed_tail:
+            raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
+        if not inflater.eof:
+            raise IngestError(400, f"body is truncated {encoding} data")
+        parts.append(out)
+        body = inflater.unused_data
+        if not body:
+            return b"".join(parts)
+        if encoding != "gzip":
+            raise IngestError(400, f"body has data after the end of the {encoding} stream")
 
 
 def decode_text(body: bytes) -> str:
@@ -115,8 +125,28 @@ def decode_text(body: bytes) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+def text_array(values: list[str]) -> pa.Array:
+    """Strings as a string array; lone surrogates (see :func:`clean_text`) become U+FFFD."""
+    try:
+        return pa.array(values, pa.string())
+    except UnicodeEncodeError:
+        return pa.array([clean_text(v) for v in values], pa.string())
+
+
+def utf8_array(values: list[bytes]) -> pa.Array:
+    """Raw lines as a string array; invalid UTF-8 becomes U+FFFD (see :func:`decode_text`)."""
+    array = pa.array(values, pa.binary())
+    try:
+        return array.cast(pa.string())  # validates; the common case of valid UTF-8
+    except pa.ArrowInvalid:
+        return pa.array([decode_text(v) for v in values], pa.string())
+
+
 def parse_ts(value: object, default_ns: int) -> int:
-    """Event time in ns from an int/float epoch (s, ms, us or ns by magnitude) or ISO-8601."""
+    """Event time in ns from an int/float epoch (s, ms, us or ns by magnitude) or ISO-8601.
+
+    ``ValueError`` for anything else, or a time outside the int64 nanosecond range.
+    """
     if value is None:
         return default_ns
     if isinstance(value, bool):
@@ -124,8 +154,11 @@ def parse_ts(value: object, default_ns: int) -> int:
     if isinstance(value, int | float):
         v = abs(value)
         scale = 1 if v >= 1e17 else 1_000 if v >= 1e14 else 1_000_000 if v >= 1e11 else 1e9
-        return int(value * scale)
-    if isinstance(value, str):
+        try:
+            ns = int(value * scale)
+        except OverflowError:
+            raise ValueError("ts is out of range") from None
+    elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -133,8 +166,12 @@ def parse_ts(value: object, default_ns: int) -> int:
         if dt.tzinfo is None:
             raise ValueError(f"ts {value[:40]!r} has no time zone")
         whole = int(dt.replace(microsecond=0).timestamp())
-        return whole * 1_000_000_000 + dt.microsecond * 1_000
-    raise ValueError("ts must be a number or an ISO-8601 string")
+        ns = whole * 1_000_000_000 + dt.microsecond * 1_000
+    else:
+        raise ValueError("ts must be a number or an ISO-8601 string")
+    if not -(2**63) <= ns < 2**63:
+        raise ValueError("ts is out of range")
+    return ns
 
 
 async def ingest(request: Request, table: pa.Table, source: str) -> int:

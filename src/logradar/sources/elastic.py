@@ -107,10 +107,7 @@ def _event_ns(value: Any, default_ns: int) -> int:
         if fraction:
             ns += int(fraction.group(1)[:9].ljust(9, "0"))
     else:
-        try:
-            ns = parse_ts(value, default_ns)
-        except OverflowError:
-            raise ValueError("@timestamp is out of range") from None
+        ns = parse_ts(value, default_ns)
     if not -(2**63) <= ns < 2**63:
         raise ValueError("@timestamp is out of range")
     return ns

@@ -36,6 +36,8 @@ from logradar.sources.common import (
     pipeline_of,
     read_body,
     stream_name_from,
+    text_array,
+    utf8_array,
 )
 from logradar.sources.proto.logproto import PushRequest
 
@@ -82,17 +84,21 @@ class _Push:
     def add(
         self,
         labels: dict[str, str],
-        messages: list[str],
+        messages: list[str] | pa.Array,
         ts: list[int],
         metadata: list[dict[str, str] | None],
     ) -> None:
-        if not messages:
+        if not len(messages):
             return
-        encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
-        per_line = [
-            json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False) if meta else encoded
-            for meta in metadata
-        ]
+        line_labels: dict[str, str] | list[str | None] = labels
+        if any(metadata):
+            encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
+            line_labels = [
+                json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False)
+                if meta
+                else encoded
+                for meta in metadata
+            ]
         host = next((labels[k] for k in HOST_LABELS if labels.get(k)), None)
         self.tables.append(
             ingest_table(
@@ -100,7 +106,7 @@ class _Push:
                 messages,
                 ts,
                 host=host,
-                labels=per_line,
+                labels=line_labels,
                 ingest_ns=self.received,
             )
         )
@@ -116,6 +122,12 @@ def _ns(value: Any, where: str) -> int:
     if ns >= 2**63:
         raise IngestError(400, f"{where}: timestamp {value} is out of range")
     return ns
+
+
+def _entry_error(entry: Any, at: str) -> IngestError:
+    if not isinstance(entry, list) or len(entry) not in (2, 3):
+        return IngestError(400, f"{at}: must be [timestamp, line] or [ts, line, metadata]")
+    return IngestError(400, f"{at}: the log line must be a string")
 
 
 def _string_map(value: Any, where: str) -> dict[str, str]:
@@ -145,15 +157,24 @@ def _from_json(body: bytes, push: _Push) -> None:
         ts: list[int] = []
         metadata: list[dict[str, str] | None] = []
         for j, entry in enumerate(values):
-            at = f"{where}.values[{j}]"
-            if not isinstance(entry, list) or len(entry) not in (2, 3):
-                raise IngestError(400, f"{at}: must be [timestamp, line] or [ts, line, metadata]")
-            if not isinstance(entry[1], str):
-                raise IngestError(400, f"{at}: the log line must be a string")
-            ts.append(_ns(entry[0], at))
-            messages.append(clean_text(entry[1]))
-            metadata.append(_string_map(entry[2], f"{at}[2]") if len(entry) == 3 else None)
-        push.add(labels, messages, ts, metadata)
+            if not (isinstance(entry, list) and 2 <= len(entry) <= 3 and isinstance(entry[1], str)):
+                raise _entry_error(entry, f"{where}.values[{j}]")
+            stamp = entry[0]
+            if (  # the common case inline; else the full check (and its error message)
+                isinstance(stamp, str)
+                and stamp.isascii()
+                and stamp.isdigit()
+                and len(stamp) < 20
+                and (ns := int(stamp)) < 2**63
+            ):
+                ts.append(ns)
+            else:
+                ts.append(_ns(stamp, f"{where}.values[{j}]"))
+            messages.append(entry[1])
+            metadata.append(
+                _string_map(entry[2], f"{where}.values[{j}][2]") if len(entry) == 3 else None
+            )
+        push.add(labels, text_array(messages), ts, metadata)
 
 
 def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
@@ -174,17 +195,20 @@ def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
         except ValueError as e:
             raise IngestError(400, f"streams[{i}]: {e}") from None
         ts: list[int] = []
-        for j, entry in enumerate(stream.entries):
-            ns = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
-            if not 0 <= ns < 2**63:
-                raise IngestError(400, f"streams[{i}].entries[{j}]: timestamp is out of range")
-            ts.append(ns)
-        messages = [decode_text(e.line) for e in stream.entries]
-        metadata = [
-            {decode_text(p.name): decode_text(p.value) for p in e.structuredMetadata} or None
-            for e in stream.entries
-        ]
-        push.add(labels, messages, ts, metadata)
+        lines: list[bytes] = []
+        metadata: list[dict[str, str] | None] = []
+        for entry in stream.entries:  # one pass: each access builds Python objects
+            stamp = entry.timestamp
+            ts.append(stamp.seconds * 1_000_000_000 + stamp.nanos)
+            lines.append(entry.line)
+            pairs = entry.structuredMetadata
+            metadata.append(
+                {decode_text(p.name): decode_text(p.value) for p in pairs} if pairs else None
+            )
+        if ts and not (min(ts) >= 0 and max(ts) < 2**63):
+            j = next(j for j, ns in enumerate(ts) if not 0 <= ns < 2**63)
+            raise IngestError(400, f"streams[{i}].entries[{j}]: timestamp is out of range")
+        push.add(labels, utf8_array(lines), ts, metadata)
 
 
 async def push(request: Request) -> Response:

@@ -13,13 +13,23 @@ The ``log_stream_id`` path segment is the stream name. Answers use LTS's envelop
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from logradar.schema import InvalidStreamName, ingest_table, validate_stream_name
-from logradar.sources.common import IngestError, decode_text, ingest, pipeline_of, read_body
+from logradar.sources.common import (
+    IngestError,
+    clean_text,
+    decode_text,
+    ingest,
+    pipeline_of,
+    read_body,
+)
 
 PREFIX = "/v2/{project_id}/lts/groups/{log_group_id}/streams/{log_stream_id}/tenant/contents"
 HOST_LABELS = ("hostName", "host", "hostname", "hostIP")
@@ -30,13 +40,13 @@ class _Strict(BaseModel):
 
 
 class ContentsBody(_Strict):
-    log_time_ns: int = Field(ge=0)
+    log_time_ns: int = Field(ge=0, lt=2**63)
     contents: list[str]
     labels: dict[str, str] = Field(default_factory=dict)
 
 
 class HighAccuracyItem(_Strict):
-    log_time_ns: int = Field(ge=0)
+    log_time_ns: int = Field(ge=0, lt=2**63)
     log: str
 
 
@@ -55,18 +65,41 @@ def lts_answer(status: int, message: str, headers: dict[str, str] | None = None)
     return JSONResponse(body, status, headers=headers)
 
 
+def _cleaned(value: Any) -> Any:
+    """``value`` (a validated body, so shallow) with lone surrogates in its strings replaced."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _cleaned(v) for k, v in value.items()}
+    return value
+
+
+def _refusal(e: ValidationError) -> IngestError:
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return IngestError(400, f"invalid LTS body at {where}: {first['msg']}")
+
+
 def _validate(adapter: TypeAdapter, body: bytes):
     try:
         return adapter.validate_json(body)
     except ValidationError as e:
-        if any(err["type"] == "json_invalid" for err in e.errors()):
-            try:  # invalid UTF-8 inside strings: keep the line, with replacement characters
-                return adapter.validate_json(decode_text(body).encode())
-            except ValidationError as e2:
-                e = e2
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise IngestError(400, f"invalid LTS body at {where}: {first['msg']}") from None
+        if not any(err["type"] == "json_invalid" for err in e.errors()):
+            raise _refusal(e) from None
+        refusal = _refusal(e)
+    # JSON that pydantic's parser refuses but Python's reads: invalid UTF-8 (kept with
+    # replacement characters) and lone surrogates from escapes like \ud800 (replaced).
+    try:
+        doc = json.loads(decode_text(body))
+    except (ValueError, RecursionError):
+        raise refusal from None
+    try:
+        parsed = adapter.validate_python(doc)
+    except ValidationError as e:
+        raise _refusal(e) from None
+    return adapter.validate_python(_cleaned(parsed.model_dump()))
 
 
 async def _report(request: Request, high_accuracy: bool) -> JSONResponse:

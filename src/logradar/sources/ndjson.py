@@ -60,6 +60,8 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise IngestError(400, f"line {lineno}: not valid JSON ({e.msg})") from None
+        except (ValueError, RecursionError):  # a number too long, or nesting too deep
+            raise IngestError(400, f"line {lineno}: JSON beyond the parser's limits") from None
         if not isinstance(obj, dict):
             raise IngestError(400, f"line {lineno}: expected a JSON object")
         message = obj.get("message")

@@ -244,9 +244,16 @@ class Store:
             conn.execute(stmt, list(values.values()))
 
     # Anomalies ---------------------------------------------------------------------------
-    def add_anomalies(self, items: Iterable[Anomaly]) -> list[tuple[int, Anomaly]]:
+    def add_anomalies(
+        self, items: Iterable[Anomaly], *, unalerted: bool = False
+    ) -> list[tuple[int, Anomaly]]:
         """Insert anomalies not stored yet (by fingerprint); return ``(id, anomaly)`` for the
-        newly inserted ones only, in input order."""
+        newly inserted ones only, in input order.
+
+        ``unalerted=True`` also returns those already stored that are still ``open`` and have
+        no alert queued: after a crash between storing an anomaly and queueing its alert, the
+        replay that finds it again gets a second chance to alert on it.
+        """
         unique: dict[str, Anomaly] = {}
         for a in items:
             unique.setdefault(a.fingerprint, a)
@@ -261,6 +268,15 @@ class Store:
         with self.engine.begin() as conn:
             result = conn.execute(stmt, [_anomaly_values(a, created) for a in unique.values()])
             ids = {fp: id_ for id_, fp in result}
+            stored = [fp for fp in unique if fp not in ids]
+            if unalerted and stored:
+                c = anomalies.c
+                q = sa.select(c.id, c.fingerprint).where(
+                    c.fingerprint.in_(stored),
+                    c.status == "open",
+                    ~sa.exists().where(alerts.c.anomaly_id == c.id),
+                )
+                ids.update({fp: id_ for id_, fp in conn.execute(q)})
         return [(ids[fp], a) for fp, a in unique.items() if fp in ids]
 
     def list_anomalies(

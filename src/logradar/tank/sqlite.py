@@ -1,9 +1,11 @@
 """The embedded tank: a durable, append-only record log in one SQLite file (WAL mode).
 
-Each append stores one *segment*: the batch serialized as compressed Arrow IPC in a single
-row, with the offset range it covers. Offsets are global, dense and increasing. An append
-returns only after SQLite has committed with ``synchronous=FULL``, i.e. the WAL is fsynced, so
-a 2xx answer to a sender means the lines survive a crash or power loss.
+Appends are stored as *segments*: compressed Arrow IPC in a single row, with the offset range
+it covers. Offsets are global, dense and increasing. An append returns only after SQLite has
+committed with ``synchronous=FULL``, i.e. the WAL is fsynced, so a 2xx answer to a sender
+means the lines survive a crash or power loss. Appends that arrive while a commit is running
+wait and are then written together, as one segment in one transaction (group commit): one
+fsync for all of them, and fewer, larger segments for the readers.
 
 Consumers (archive, engine) keep their own committed offset in the ``consumers`` table; a
 consumer reads the records after its committed offset, processes them, then commits. After a
@@ -18,14 +20,13 @@ import contextlib
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from logradar.schema import INGEST_SCHEMA, RECORD_SCHEMA
-
-_IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
+from logradar.schema import RECORD_SCHEMA
+from logradar.tank.base import TankError, deserialize, number, serialize
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -43,19 +44,27 @@ CREATE TABLE IF NOT EXISTS consumers (
 """
 
 
-class TankError(RuntimeError):
-    """The tank could not durably store or read records."""
+GROUP_MAX_BYTES = 64 * 2**20
+"""Most (Arrow) bytes of appends written together as one segment; the rest waits its turn."""
 
 
-def _serialize(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the base class cannot)."""
 
 
-def _deserialize(blob: bytes) -> pa.Table:
-    return ipc.open_stream(pa.py_buffer(blob)).read_all()
+class _Pending:
+    """An append waiting for its group's commit: it ends with offsets or an error."""
+
+    __slots__ = ("batch", "error", "offsets")
+
+    def __init__(self, batch: pa.Table) -> None:
+        self.batch = batch
+        self.offsets: tuple[int, int] | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.offsets is not None or self.error is not None
 
 
 class SqliteTank:
@@ -65,8 +74,13 @@ class SqliteTank:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
+        self._group = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._leading = False
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        # Each thread's connection lives in its thread-local and closes when the thread ends
+        # (request worker threads come and go); this set only finds the live ones for close().
+        self._conns: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._closed = False
         conn = self._conn()
         conn.executescript(_DDL)
@@ -83,20 +97,22 @@ class SqliteTank:
         if conn is None:
             if self._closed:
                 raise TankError("tank is closed")
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, factory=_Connection
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
-            self._conns.append(conn)
+            self._conns.add(conn)
         return conn
 
     def close(self) -> None:
         self._closed = True
-        for conn in self._conns:
+        for conn in list(self._conns):
             with contextlib.suppress(sqlite3.ProgrammingError):  # its thread already ended
                 conn.close()
-        self._conns = []
+        self._conns = weakref.WeakSet()
         self._local = threading.local()
 
     # Writing ----------------------------------------------------------------------------
@@ -107,22 +123,76 @@ class SqliteTank:
         """
         if batch.num_rows == 0:
             return (-1, -1)
-        batch = batch.select(INGEST_SCHEMA.names).cast(INGEST_SCHEMA)
-        with self._write_lock:
-            first = self._next_offset
-            last = first + batch.num_rows - 1
-            offsets = pa.array(range(first, last + 1), pa.int64())
-            table = batch.add_column(0, RECORD_SCHEMA.field("offset"), offsets)
-            blob = _serialize(table.combine_chunks())
+        pending = _Pending(batch)
+        with self._group:
+            self._queue.append(pending)
+        while not pending.done:
+            with self._group:
+                while self._leading and not pending.done:
+                    self._group.wait()
+                if pending.done:  # a leader committed it (or failed to)
+                    break
+                self._leading = True  # lead: commit the oldest queued appends
+                group = self._take_group()
             try:
-                self._conn().execute(
-                    "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
-                    (first, last, batch.num_rows, time.time_ns(), len(blob), blob),
-                )
-            except sqlite3.Error as e:
-                raise TankError(f"could not append to tank {self.path}: {e}") from e
-            self._next_offset = last + 1
-        return first, last
+                with self._write_lock:
+                    self._write_group(group)
+            except BaseException as e:  # every caller of the group gets the answer
+                for other in group:
+                    if not other.done:
+                        other.error = e
+            finally:
+                with self._group:
+                    self._leading = False
+                    self._group.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.offsets is not None
+        return pending.offsets
+
+    def _take_group(self) -> list[_Pending]:
+        """The oldest queued appends, at most GROUP_MAX_BYTES (at least one)."""
+        n, size = 0, 0
+        while n < len(self._queue):
+            size += self._queue[n].batch.nbytes
+            if n and size > GROUP_MAX_BYTES:
+                break
+            n += 1
+        group, self._queue = self._queue[:n], self._queue[n:]
+        return group
+
+    def _write_group(self, group: list[_Pending]) -> None:
+        """One segment holding the group's batches in order, committed in one transaction."""
+        tables: list[pa.Table] = []
+        written: list[tuple[_Pending, int]] = []
+        first = self._next_offset
+        for pending in group:
+            try:
+                tables.append(number(pending.batch, first))
+            except Exception as e:  # a batch that does not fit the schema fails alone
+                pending.error = e
+                continue
+            written.append((pending, first))
+            first += pending.batch.num_rows
+        if not tables:
+            return
+        blob = serialize(pa.concat_tables(tables))
+        start, rows = self._next_offset, first - self._next_offset
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                (start, first - 1, rows, time.time_ns(), len(blob), blob),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise TankError(f"could not append to tank {self.path}: {e}") from e
+        self._next_offset = first
+        for pending, offset in written:
+            pending.offsets = (offset, offset + pending.batch.num_rows - 1)
 
     # Reading ----------------------------------------------------------------------------
     def read(self, after: int, max_rows: int) -> pa.Table:
@@ -139,7 +209,7 @@ class SqliteTank:
         tables: list[pa.Table] = []
         total = 0
         for first, _n, blob in rows:
-            table = _deserialize(blob)
+            table = deserialize(blob)
             if first <= after:
                 table = table.slice(after - first + 1)
             tables.append(table)

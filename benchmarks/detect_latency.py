@@ -1,0 +1,352 @@
+"""Ingest-to-anomaly and ingest-to-alert latency of `logradar up` under background load.
+
+Usage: .venv/bin/python benchmarks/detect_latency.py [--trials 30] [--rate LINES_PER_S]
+       [--baseline-trials 10] [--senders 4] [--batch 1000] [--set engine.max_batch_rows=25000]
+
+Starts ``logradar up`` (benchmarks/_up.py) with a webhook pointing at a receiver in this
+process, then:
+
+1. unless ``--rate`` is given, measures the most lines/s the server accepts (``--senders``
+   clients posting ``--batch``-line LTS requests of the demo generator's lines for
+   ``--probe-seconds``) and uses half of it as the background rate;
+2. keeps that background load running and, once the streams are past their learning period,
+   ``--trials`` times posts a burst of 20 lines of a never-seen error pattern; for each, the
+   time from the POST's 2xx to the ``new_pattern`` anomaly appearing in
+   ``GET /api/v1/anomalies`` (polled every 20 ms), and to its alert reaching the webhook;
+3. does the same on a second server with ``LOGRADAR_ENGINE__EARLY_EVALUATION=false`` (the
+   anchor: detection at window close, ``--baseline-trials``; 0 skips it).
+
+``--set section.key=value`` (repeatable) changes a setting of both servers.
+
+Reported per server: p50/p95/p99 (nearest rank) of both latencies, the engine's micro-batch
+time (mean, and share of batches under 0.25/0.5/1 s from ``/metrics``), its largest lag, its
+lines/s, and the machine's load average. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _up import UpServer
+from logradar.demo.generator import STREAMS, DemoSystem, novel_error_lines
+
+NS = 1_000_000_000
+LTS_PATH = "/v2/bench/lts/groups/bench/streams/{stream}/tenant/contents"
+STREAM = "payments"
+BURST_LINES = 20
+LEARNING_SECONDS = 20.0
+"""The default ``engine.learning_seconds``: trials start after it (plus a window)."""
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile in seconds, rounded to 1 ms (None without values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 3)
+
+
+def summary(values: list[float]) -> dict[str, float | None]:
+    return {f"p{q}": percentile(values, q) for q in (50, 95, 99)} | {
+        "max": round(max(values), 3) if values else None
+    }
+
+
+def make_bodies(batch: int) -> list[tuple[str, bytes]]:
+    """Request bodies of ``batch`` demo lines of one stream each, minus ``log_time_ns``."""
+    lines = DemoSystem(seed=11, rate=2000.0, start_ns=0).advance(40 * NS)
+    by_stream: dict[str, list[str]] = {s: [] for s in STREAMS}
+    for line in lines:
+        by_stream[line.stream].append(line.text)
+    out = []
+    for stream, texts in by_stream.items():
+        for i in range(0, len(texts) - batch + 1, batch):
+            rest = json.dumps({"contents": texts[i : i + batch], "labels": {"hostName": stream}})
+            out.append((stream, rest[1:].encode()))
+    random.Random(0).shuffle(out)
+    return out
+
+
+def with_time(rest: bytes) -> bytes:
+    return b'{"log_time_ns":%d,' % time.time_ns() + rest
+
+
+async def send_load(
+    url: str,
+    bodies: list[tuple[str, bytes]],
+    batch: int,
+    senders: int,
+    until: threading.Event | float,
+    lines_per_s: float | None = None,
+) -> dict[str, float]:
+    """``senders`` clients post until ``until`` (a deadline or an event); paced if a rate."""
+    accepted = rejected = 0
+    cursor = iter(range(10**12))
+    interval = None if lines_per_s is None else senders * batch / lines_per_s
+
+    def done() -> bool:
+        return until.is_set() if isinstance(until, threading.Event) else time.monotonic() > until
+
+    async def sender(k: int) -> None:
+        nonlocal accepted, rejected
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            next_at = time.monotonic() + (interval or 0) * k / senders
+            while not done():
+                if interval is not None:
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                    next_at += interval
+                stream, rest = bodies[next(cursor) % len(bodies)]
+                try:
+                    r = await client.post(
+                        LTS_PATH.format(stream=stream),
+                        content=with_time(rest),
+                        headers={"content-type": "application/json"},
+                    )
+                except httpx.TransportError:
+                    rejected += 1
+                    continue
+                if r.status_code == 200:
+                    accepted += batch
+                else:
+                    rejected += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(sender(k) for k in range(senders)))
+    elapsed = time.monotonic() - started
+    return {"accepted": accepted, "rejected": rejected, "seconds": elapsed}
+
+
+class Receiver:
+    """A webhook endpoint: remembers when each alert body arrived (monotonic clock)."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        arrivals = self.arrivals
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrivals.append((time.monotonic(), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def arrived(self, marker: str) -> float | None:
+        for at, body in list(self.arrivals):
+            if marker in (body.get("anomaly", {}).get("template") or ""):
+                return at
+        return None
+
+
+def metrics(client: httpx.Client) -> dict[str, float]:
+    """Every sample of ``/metrics`` as ``{"name{labels}": value}``."""
+    out = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def batch_stats(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Micro-batches between two ``/metrics`` readings: count, mean, share under 0.25/0.5/1 s."""
+
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    name = "logradar_engine_batch_seconds"
+    count = delta(f"{name}_count")
+    out: dict[str, Any] = {"batches": int(count)}
+    if count:
+        out["mean_seconds"] = round(delta(f"{name}_sum") / count, 3)
+        for le in ("0.25", "0.5", "1.0"):
+            out[f"share_under_{le}_s"] = round(delta(f'{name}_bucket{{le="{le}"}}') / count, 3)
+    return out
+
+
+def trial(client: httpx.Client, receiver: Receiver, pattern: int) -> dict[str, float | None]:
+    """One burst of a new error pattern: seconds from 2xx to the API and to the webhook
+    (a burst refused by backpressure is sent again when the server says)."""
+    lines = novel_error_lines(pattern, BURST_LINES, time.time_ns(), STREAM)
+    marker = lines[0].split()[3]  # the pattern's first made-up word
+    payload = {"log_time_ns": time.time_ns(), "contents": lines, "labels": {"hostName": "b"}}
+    url, refused = LTS_PATH.format(stream=STREAM), 0
+    r = client.post(url, json=payload)
+    while r.status_code in (429, 503):  # backpressure: the engine lags; the clock starts at 2xx
+        refused += 1
+        time.sleep(float(r.headers.get("retry-after", 1)))
+        r = client.post(url, json=payload)
+    acked = time.monotonic()
+    r.raise_for_status()
+    seen = alerted = None
+    while time.monotonic() - acked < 60 and (seen is None or alerted is None):
+        if seen is None:
+            found = client.get("/api/v1/anomalies", params={"stream": STREAM, "limit": 50})
+            for a in found.json():
+                if a["kind"] == "new_pattern" and marker in (a.get("template") or ""):
+                    seen = time.monotonic() - acked
+        if alerted is None and (at := receiver.arrived(marker)) is not None:
+            alerted = at - acked
+        time.sleep(0.02)
+    return {"api": seen, "webhook": alerted, "refused": refused}
+
+
+def run_server(
+    args: argparse.Namespace, bodies: list[tuple[str, bytes]], early: bool, trials: int
+) -> dict[str, Any]:
+    """One ``logradar up``: optional throughput probe, then latency trials under load."""
+    receiver = Receiver()
+    env = {
+        "LOGRADAR_LOG_LEVEL": "warning",
+        **{f"LOGRADAR_{k.upper().replace('.', '__')}": v for k, v in args.set},
+        "LOGRADAR_ENGINE__EARLY_EVALUATION": str(early),
+    }
+    with tempfile.TemporaryDirectory(prefix="logradar-latency-") as tmp:
+        up = UpServer(Path(tmp) / "data", args=["--webhook", receiver.url], env=env)
+        result: dict[str, Any] = {"early_evaluation": early}
+        started = time.monotonic()
+        try:
+            with httpx.Client(base_url=up.url, timeout=30) as client:
+                rate = args.rate
+                if rate is None:
+                    probe = asyncio.run(
+                        send_load(
+                            up.url,
+                            bodies,
+                            args.batch,
+                            args.senders,
+                            time.monotonic() + args.probe_seconds,
+                        )
+                    )
+                    args.max_accepted = probe["accepted"] / probe["seconds"]
+                    rate = args.rate = args.max_accepted / 2
+                    result["probe_accepted_lines_per_s"] = round(args.max_accepted)
+                result["background_lines_per_s"] = round(rate)
+                result.update(under_load(args, up, client, receiver, bodies, rate, trials, started))
+        finally:
+            result["server_exit_code"] = up.stop()
+            receiver.server.shutdown()
+    return result
+
+
+def under_load(
+    args: argparse.Namespace,
+    up: UpServer,
+    client: httpx.Client,
+    receiver: Receiver,
+    bodies: list[tuple[str, bytes]],
+    rate: float,
+    trials: int,
+    started: float,
+) -> dict[str, Any]:
+    stop = threading.Event()
+    results: list[dict[str, float | None]] = []
+    lag: list[float] = []
+    readings: dict[str, Any] = {}
+
+    def run_trials() -> None:
+        try:
+            warm = LEARNING_SECONDS + 10 + 2 - (time.monotonic() - started)
+            time.sleep(max(3.0, warm))  # past the learning period, load settled
+            readings["before"], readings["from"] = metrics(client), time.monotonic()
+            budget_end = time.monotonic() + args.trial_budget
+            for k in range(trials):
+                if time.monotonic() > budget_end:
+                    break
+                time.sleep(random.Random(k).uniform(0.3, 1.5))
+                results.append(trial(client, receiver, 1000 + k))
+                lag.append(metrics(client).get('logradar_consumer_lag_lines{consumer="engine"}', 0))
+            readings["after"], readings["to"] = metrics(client), time.monotonic()
+        finally:
+            stop.set()
+
+    async def main() -> dict[str, float]:
+        task = asyncio.create_task(send_load(up.url, bodies, args.batch, args.senders, stop, rate))
+        await asyncio.to_thread(run_trials)
+        return await task
+
+    load1 = os.getloadavg()[0]
+    load = asyncio.run(main())
+    api = [r["api"] for r in results if r["api"] is not None]
+    hook = [r["webhook"] for r in results if r["webhook"] is not None]
+    before, after = readings["before"], readings["after"]
+    seconds = readings["to"] - readings["from"]
+    processed = after["logradar_lines_processed_total"] - before["logradar_lines_processed_total"]
+    return {
+        "background_accepted_lines_per_s": round(load["accepted"] / load["seconds"]),
+        "background_rejected_requests": load["rejected"],
+        "trials": len(results),
+        "trials_asked": trials,
+        "missed_api": len(results) - len(api),
+        "missed_webhook": len(results) - len(hook),
+        "burst_posts_refused_first": sum(1 for r in results if r["refused"]),
+        "to_api_seconds": summary(api),
+        "to_webhook_seconds": summary(hook),
+        "engine_lines_per_s_during_trials": round(processed / seconds),
+        "engine_lag_lines_max": max(lag, default=0),
+        "engine_micro_batches": batch_stats(before, after),
+        "load_average_1min": [round(load1, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=30, help="bursts with early evaluation")
+    parser.add_argument(
+        "--baseline-trials", type=int, default=10, help="bursts with early_evaluation = false"
+    )
+    parser.add_argument("--rate", type=float, help="background lines/s (default: half the max)")
+    parser.add_argument("--probe-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--trial-budget", type=float, default=300.0, help="seconds of trials per server, at most"
+    )
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=1000, help="lines per load request")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=lambda kv: tuple(kv.split("=", 1)),
+        metavar="SECTION.KEY=VALUE",
+        help="a setting for both servers, e.g. engine.max_batch_rows=25000",
+    )
+    args = parser.parse_args()
+    args.max_accepted = None
+    bodies = make_bodies(args.batch)
+    out: dict[str, Any] = {
+        "benchmark": "detect_latency",
+        "cpu_count": os.cpu_count(),
+        "note": "server, load senders and receiver share the machine's cores",
+        "burst_lines": BURST_LINES,
+        "settings": dict(args.set),
+        "runs": [run_server(args, bodies, True, args.trials)],
+    }
+    if args.baseline_trials:
+        out["runs"].append(run_server(args, bodies, False, args.baseline_trials))
+        early, anchor = (r["to_api_seconds"]["p50"] for r in out["runs"])
+        with contextlib.suppress(TypeError, ZeroDivisionError):
+            out["p50_ratio_early_to_close"] = round(early / anchor, 3)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
