@@ -18,7 +18,7 @@ def batch(n: int, tag: str) -> pa.Table:
 
 
 def queued_behind_a_commit(tank: SqliteTank, batches: list[pa.Table]) -> list:
-    """Append ``batches`` from threads while a commit holds the write lock; their answers."""
+    """Append ``batches`` from threads, queued behind a commit in progress; their answers."""
     answers: list = [None] * len(batches)
 
     def append(i: int) -> None:
@@ -63,7 +63,7 @@ def test_queued_appends_share_one_segment_with_their_own_offsets(tmp_path):
 
 def test_a_group_takes_at_most_its_byte_budget_in_queue_order(tmp_path, monkeypatch):
     tank = SqliteTank(tmp_path / "t.db")
-    monkeypatch.setattr(sqlite_tank, "GROUP_MAX_BYTES", 2 * batch(10, "x").nbytes)
+    monkeypatch.setattr(sqlite_tank, "GROUP_MAX_BYTES", 2 * batch(10, "b0").nbytes)
     answers = queued_behind_a_commit(tank, [batch(10, f"b{k}") for k in range(5)])
     assert answers == [(10 * k, 10 * k + 9) for k in range(5)]
     segments = tank._conn().execute("SELECT first_offset, last_offset FROM segments")
