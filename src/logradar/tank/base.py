@@ -5,9 +5,10 @@ are per record (log line): unique, increasing and dense (``first..last`` of an a
 receivers ``append`` and answer 2xx only after it returned; the archive and the engine
 ``read`` after their committed offset, process, then ``commit``.
 
-Appends are stored as *segments*: the records of one append (or a slice of it) as one Arrow
-IPC stream, lz4-compressed, with the ``offset`` column included, so a segment is
-self-describing wherever it is kept (a SQLite row, a Kafka record).
+Appends are stored as *segments*: the records of one or more appends (SQLite's group
+commit), or a slice of one (a Kafka record has a size limit), as one Arrow IPC stream,
+lz4-compressed, with the ``offset`` column included, so a segment is self-describing
+wherever it is kept (a SQLite row, a Kafka record).
 """
 
 from __future__ import annotations
