@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
+from logradar.schema import RECORD_SCHEMA, TIMESTAMP
+
 
 def tank_rows(pipeline: Any) -> list[dict[str, Any]]:
     """Everything in the pipeline's tank as dicts, times as integer nanoseconds."""
@@ -12,3 +16,20 @@ def tank_rows(pipeline: Any) -> list[dict[str, Any]]:
         index = table.schema.get_field_index(name)
         table = table.set_column(index, name, table.column(name).cast("int64"))
     return table.to_pylist()
+
+
+def records(messages: list[str], ts: list[int], stream: str = "s", first: int = 0) -> pa.Table:
+    """Engine input (RECORD_SCHEMA) for ``messages`` with event times ``ts`` (ns)."""
+    n = len(messages)
+    return pa.table(
+        [
+            pa.array(range(first, first + n), pa.int64()),
+            pa.array([stream] * n),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.array(ts, pa.int64()).cast(TIMESTAMP),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.string()),
+            pa.array(messages),
+        ],
+        schema=RECORD_SCHEMA,
+    )

@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from helpers import records
 from logradar.config import load_config
 from logradar.engine.core import DetectionCore, split_tokens
-from logradar.schema import RECORD_SCHEMA, TIMESTAMP, Anomaly, Severity
+from logradar.schema import Anomaly, Severity
 
 SECOND = 1_000_000_000
 WINDOW = 10 * SECOND
@@ -43,18 +44,7 @@ class Feed:
         n = len(messages)
         ts = [ts] * n if isinstance(ts, int) else ts
         first, self.offset = self.offset, self.offset + n
-        return pa.table(
-            [
-                pa.array(range(first, first + n), pa.int64()),
-                pa.array([stream] * n),
-                pa.array(ts, pa.int64()).cast(TIMESTAMP),
-                pa.array(ts, pa.int64()).cast(TIMESTAMP),
-                pa.nulls(n, pa.string()),
-                pa.nulls(n, pa.string()),
-                pa.array(messages),
-            ],
-            schema=RECORD_SCHEMA,
-        )
+        return records(messages, ts, stream, first)
 
 
 def normal(k: int) -> list[str]:

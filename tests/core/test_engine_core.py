@@ -8,10 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from helpers import records
 from logradar.backtest import read_chunks
 from logradar.config import load_config
 from logradar.engine.core import DetectionCore, session_pattern
-from logradar.schema import RECORD_SCHEMA, TIMESTAMP, Severity
+from logradar.schema import Severity
 
 HDFS = Path(__file__).parents[3] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
 HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
@@ -24,22 +25,6 @@ def make_core(**engine) -> DetectionCore:
     core = DetectionCore(s.engine, s.parser, s.detectors, log_format=HDFS_FORMAT)
     core.fill_time_forward = True
     return core
-
-
-def records(messages: list[str], ts: list[int], stream: str = "s", first: int = 0) -> pa.Table:
-    n = len(messages)
-    return pa.table(
-        [
-            pa.array(range(first, first + n), pa.int64()),
-            pa.array([stream] * n),
-            pa.array(ts, pa.int64()).cast(TIMESTAMP),
-            pa.array(ts, pa.int64()).cast(TIMESTAMP),
-            pa.nulls(n, pa.string()),
-            pa.nulls(n, pa.string()),
-            pa.array(messages),
-        ],
-        schema=RECORD_SCHEMA,
-    )
 
 
 def run(core: DetectionCore, chunks) -> list[dict]:
