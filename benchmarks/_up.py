@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -101,3 +105,40 @@ class UpServer:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+class WebhookReceiver:
+    """A real HTTP server that records each JSON body POSTed to it with its arrival time
+    (monotonic clock): what an alert webhook sees."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        arrivals = self.arrivals
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrivals.append((time.monotonic(), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.arrivals]
+
+    def arrived(self, marker: str) -> float | None:
+        """When the first alert whose template contains ``marker`` arrived, if it did."""
+        for at, body in list(self.arrivals):
+            if marker in (body.get("anomaly", {}).get("template") or ""):
+                return at
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -34,13 +34,12 @@ import random
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from _up import UpServer
+from _up import UpServer, WebhookReceiver
 from logradar.demo.generator import STREAMS, DemoSystem, novel_error_lines
 
 NS = 1_000_000_000
@@ -129,34 +128,6 @@ async def send_load(
     return {"accepted": accepted, "rejected": rejected, "seconds": elapsed}
 
 
-class Receiver:
-    """A webhook endpoint: remembers when each alert body arrived (monotonic clock)."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, dict[str, Any]]] = []
-        arrivals = self.arrivals
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                arrivals.append((time.monotonic(), json.loads(body)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def arrived(self, marker: str) -> float | None:
-        for at, body in list(self.arrivals):
-            if marker in (body.get("anomaly", {}).get("template") or ""):
-                return at
-        return None
-
-
 def metrics(client: httpx.Client) -> dict[str, float]:
     """Every sample of ``/metrics`` as ``{"name{labels}": value}``."""
     out = {}
@@ -183,7 +154,7 @@ def batch_stats(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     return out
 
 
-def trial(client: httpx.Client, receiver: Receiver, pattern: int) -> dict[str, float | None]:
+def trial(client: httpx.Client, receiver: WebhookReceiver, pattern: int) -> dict[str, float | None]:
     """One burst of a new error pattern: seconds from 2xx to the API and to the webhook
     (a burst refused by backpressure is sent again when the server says)."""
     lines = novel_error_lines(pattern, BURST_LINES, time.time_ns(), STREAM)
@@ -214,7 +185,7 @@ def run_server(
     args: argparse.Namespace, bodies: list[tuple[str, bytes]], early: bool, trials: int
 ) -> dict[str, Any]:
     """One ``logradar up``: optional throughput probe, then latency trials under load."""
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     env = {
         "LOGRADAR_LOG_LEVEL": "warning",
         **{f"LOGRADAR_{k.upper().replace('.', '__')}": v for k, v in args.set},
@@ -252,7 +223,7 @@ def under_load(
     args: argparse.Namespace,
     up: UpServer,
     client: httpx.Client,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     bodies: list[tuple[str, bytes]],
     rate: float,
     trials: int,

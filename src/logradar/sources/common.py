@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +54,18 @@ def clean_text(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def clean_json(value: Any) -> Any:
+    """Decoded JSON with lone surrogates (``\\ud800`` escapes) in its strings replaced by
+    U+FFFD, keys included."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): clean_json(v) for k, v in value.items()}
     return value
 
 

@@ -14,7 +14,6 @@ The ``log_stream_id`` path segment is the stream name. Answers use LTS's envelop
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from starlette.routing import Route
 from logradar.schema import InvalidStreamName, ingest_table, validate_stream_name
 from logradar.sources.common import (
     IngestError,
-    clean_text,
+    clean_json,
     decode_text,
     ingest,
     pipeline_of,
@@ -65,17 +64,6 @@ def lts_answer(status: int, message: str, headers: dict[str, str] | None = None)
     return JSONResponse(body, status, headers=headers)
 
 
-def _cleaned(value: Any) -> Any:
-    """``value`` (a validated body, so shallow) with lone surrogates in its strings replaced."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list):
-        return [_cleaned(v) for v in value]
-    if isinstance(value, dict):
-        return {clean_text(k): _cleaned(v) for k, v in value.items()}
-    return value
-
-
 def _refusal(e: ValidationError) -> IngestError:
     first = e.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -99,7 +87,7 @@ def _validate(adapter: TypeAdapter, body: bytes):
         parsed = adapter.validate_python(doc)
     except ValidationError as e:
         raise _refusal(e) from None
-    return adapter.validate_python(_cleaned(parsed.model_dump()))
+    return adapter.validate_python(clean_json(parsed.model_dump()))
 
 
 async def _report(request: Request, high_accuracy: bool) -> JSONResponse:

@@ -37,6 +37,7 @@ from starlette.routing import Route
 from logradar.schema import ingest_table, now_ns
 from logradar.sources.common import (
     IngestError,
+    clean_json,
     clean_text,
     concat,
     decode_text,
@@ -177,17 +178,6 @@ def _hex_ids_to_base64(doc: Any) -> None:
                             raise IngestError(400, f"{key} {value[:40]!r} is not hex") from None
 
 
-def _cleaned(value: Any) -> Any:
-    """JSON data with lone surrogates (``\\ud800`` escapes) in strings replaced by U+FFFD."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list):
-        return [_cleaned(v) for v in value]
-    if isinstance(value, dict):
-        return {clean_text(k): _cleaned(v) for k, v in value.items()}
-    return value
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -203,7 +193,7 @@ def _parse(body: bytes, content_type: str) -> Any:
         except DecodeError as e:
             raise IngestError(400, f"invalid ExportLogsServiceRequest: {e}") from None
     try:
-        doc = _cleaned(json.loads(decode_text(body)))
+        doc = clean_json(json.loads(decode_text(body)))
     except ValueError as e:  # JSONDecodeError, or an integer too long to convert
         raise IngestError(400, f"invalid JSON: {e}") from None
     except RecursionError:
