@@ -6,6 +6,7 @@
 #                     tests/sources/test_real_clients.py: rsyslog's omelasticsearch, and
 #                     winston-loki from tests/sources/node (npm ci, pinned by package-lock.json)
 #   java (17+)        tests/spark run PySpark in local mode
+#   prometheus        tests/web/test_read_auth.py scrapes /metrics with a token
 # Tests that need one of these skip without it, except under CI (env CI set), where they fail.
 set -eu
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ command -v rsyslogd >/dev/null 2>&1 || missing="$missing rsyslog"
 ls /usr/lib/*/rsyslog/omelasticsearch.so >/dev/null 2>&1 || missing="$missing rsyslog-elasticsearch"
 command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 command -v java >/dev/null 2>&1 || missing="$missing openjdk-17-jre-headless"
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 
 if [ -z "$missing" ]; then
     echo "test packages already installed"

@@ -529,26 +529,58 @@ class SourcesConfig(_Section):
     loki: LokiSourceConfig = LokiSourceConfig()
 
 
+#: What a token may do: ``ingest`` (the receivers) and ``read`` (the UI, the read API,
+#: ``/metrics`` and feedback: marking anomalies expected, muting).
+TOKEN_SCOPES = ("ingest", "read")
+TokenScope = Literal["ingest", "read"]
+
+
 class TokenConfig(_Section):
-    """One API token: who it belongs to and which streams it may write."""
+    """One API token: who it belongs to, which streams it may write and what it may do."""
 
     token: SecretStr = Field(description="The secret; never logged.")
     tenant: str = Field("default", description="Name shown in logs and metrics.")
     streams: list[str] = Field(
         default_factory=lambda: ["*"], description="Glob patterns of writable streams."
     )
+    scopes: list[TokenScope] = Field(
+        default_factory=lambda: ["ingest"],
+        description="ingest (receivers) and/or read (UI, read API, /metrics, feedback).",
+    )
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _known_scopes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            for scope in value:
+                if scope not in TOKEN_SCOPES:
+                    raise ValueError(
+                        f"unknown scope {scope!r}: use {' and/or '.join(TOKEN_SCOPES)}"
+                    )
+            if not value:
+                raise ValueError(f"give at least one scope: {' and/or '.join(TOKEN_SCOPES)}")
+        return value
 
 
 class AuthConfig(_Section):
-    """Bearer/API tokens for the receivers.
+    """Tokens for the receivers, the UI, the read API and ``/metrics``.
 
     ``enabled`` unset means: on whenever the server listens beyond loopback. Clients send the
     token as ``Authorization: Bearer T``, ``Authorization: ApiKey T``, the password of
-    ``Authorization: Basic``, or LTS's ``X-Auth-Token: T``.
+    ``Authorization: Basic`` (what a browser asks for), or LTS's ``X-Auth-Token: T``.
+    ``/healthz`` stays open.
     """
 
-    enabled: bool | None = None
-    tokens: list[TokenConfig] = Field(default_factory=list)
+    enabled: bool | None = Field(
+        None, description="Unset: on when server.host is not a loopback address."
+    )
+    tokens: list[TokenConfig] = Field(
+        default_factory=list,
+        description="[[auth.tokens]] entries: token, tenant, streams, scopes "
+        '(default ["ingest"]; "read" for the UI, read API, /metrics and feedback).',
+    )
 
 
 class BackpressureConfig(_Section):
@@ -659,8 +691,9 @@ class Settings(BaseSettings):
         if self.auth_enabled and not self.auth.tokens:
             raise ValueError(
                 f"server.host {self.server.host!r} is reachable beyond this machine, so "
-                "receivers require tokens: add [[auth.tokens]] entries, or set "
-                "auth.enabled = false to accept unauthenticated writes"
+                "receivers and the UI require tokens: add [[auth.tokens]] entries (scopes "
+                '"ingest" to send logs, "read" for the UI, API and /metrics), or set '
+                "auth.enabled = false to let anyone who can reach it send and read"
             )
         return self
 

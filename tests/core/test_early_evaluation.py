@@ -4,15 +4,12 @@ the window close would report it; replays are unaffected."""
 from __future__ import annotations
 
 import json
-import random
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pytest
 
 from helpers import records
 from logradar.config import load_config
-from logradar.engine.core import DetectionCore, split_tokens
+from logradar.engine.core import DetectionCore
 from logradar.schema import Anomaly, Severity
 
 SECOND = 1_000_000_000
@@ -188,14 +185,3 @@ def test_replays_and_the_switch_off_evaluate_at_close_only():
     warm_up(live, feed)
     at = T0 + 42 * SECOND
     assert new_patterns(live.process(feed([NEW_ERROR.format(i=1)], at), at).anomalies) == []
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_split_tokens_equals_the_regex_split(seed):
-    rnd = random.Random(seed)
-    alphabet = "ab9Z-._ ,\t\n:=/0é€😀\\"
-    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14))) for _ in range(3000)]
-    messages = pa.array([*texts, None, "", "blk_-42 took 17.5 ms, code=-3"])
-    for array in (messages, messages.slice(11, 900), pa.array([], pa.string())):
-        expected = pc.split_pattern_regex(array, r"[^0-9A-Za-z_.\-]+")
-        assert split_tokens(array).equals(expected)

@@ -50,11 +50,17 @@ def test_server_down_is_a_clear_error(harness):
 
 
 def test_token_is_sent(harness, serve):
-    h = harness(auth={"enabled": True, "tokens": [{"token": "t0k"}]})
+    tokens = [{"token": "t0k", "scopes": ["read"]}, {"token": "shipper"}]
+    h = harness(auth={"enabled": True, "tokens": tokens})
     url = serve(h)
     a = _anomaly(h)
     denied = CliRunner().invoke(expected_command, [str(a["id"]), "--url", url])
     assert denied.exit_code == 1 and "401" in denied.output
+    ingest_only = CliRunner().invoke(
+        expected_command, [str(a["id"]), "--url", url, "--token", "shipper"]
+    )
+    assert ingest_only.exit_code == 1 and "(403)" in ingest_only.output
+    assert "lacks the 'read' scope" in ingest_only.output
     ok = CliRunner().invoke(expected_command, [str(a["id"]), "--url", url, "--token", "t0k"])
     assert ok.exit_code == 0, ok.output
     env = CliRunner(env={"LOGRADAR_TOKEN": "t0k", "LOGRADAR_URL": url})

@@ -102,15 +102,25 @@ def test_until_sets_the_end(harness, client_for):
     assert r.json()["until"] == "2998-12-31T23:00:00Z"
 
 
-def test_writes_need_json_and_a_token_when_auth_is_on(harness, client_for):
-    h = harness(auth={"enabled": True, "tokens": [{"token": "s3cret"}]})
+def test_writes_need_json_and_a_read_token_when_auth_is_on(harness, client_for):
+    tokens = [{"token": "s3cret", "scopes": ["read"]}, {"token": "shipper"}]
+    h = harness(auth={"enabled": True, "tokens": tokens})
     client = client_for(h)
     _burst(h, {"web": "hello there"}, 0)
     [a] = h.anomalies()
     url = f"/api/v1/anomalies/{a['id']}/expected"
+    mute = {"stream": "web", "for": "1h"}
     assert client.post(url, json={}).status_code == 401
-    assert client.post("/api/v1/mutes", json={"stream": "web", "for": "1h"}).status_code == 401
+    assert client.post("/api/v1/mutes", json=mute).status_code == 401
     assert client.delete("/api/v1/mutes/1").status_code == 401
+    shipper = {"Authorization": "Bearer shipper"}  # default scopes: ingest only
+    for r in (
+        client.post(url, json={}, headers=shipper),
+        client.post("/api/v1/mutes", json=mute, headers=shipper),
+        client.delete("/api/v1/mutes/1", headers=shipper),
+    ):
+        assert r.status_code == 403 and "lacks the 'read' scope" in r.json()["error"]
+    assert h.anomalies()[0]["status"] != "expected" and h.store.list_mutes() == []
     auth = {"Authorization": "Bearer s3cret"}
     form = client.post(url, data={"x": "1"}, headers=auth)
     assert form.status_code == 415

@@ -4,7 +4,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logradar.parse.formats import LogFormat
+from logradar.parse.formats import LogFormat, detect_level
+from logradar.parse.masking import mask_forms
 from logradar.parse.reader import iter_line_batches
 from logradar.parse.templates import TemplateMiner
 
@@ -61,3 +62,18 @@ def test_invalid_utf8_and_huge_lines(tmp_path) -> None:
     assert miner.params(messages, out).to_pylist()[2] == ["42"]
     whole = pa.array([got[2]])
     assert miner.params(whole, miner.parse(whole)).to_pylist() == [["42"]]
+
+
+#: Pieces that stress level detection against masking: level words and tags next to digits,
+#: units, day names, joins and exception names with digits.
+_LEVEL_PIECES = st.sampled_from(
+    ["INFO", "ERROR", "WARN", "error", "[", "]", "<", ">", "level=", "severity:", '"', " ",
+     "5", "-", ".", "_", "x", "ms", " s", "Mon", "Jan", "S3Exception:", "IOException:",
+     "Traceback (most recent call last)", "é", ",", "=", "\t"]
+)  # fmt: skip
+
+
+@given(st.lists(st.lists(_LEVEL_PIECES, max_size=10).map("".join), max_size=30))
+def test_level_from_masked_forms_equals_level_from_messages(messages: list[str]) -> None:
+    array = pa.array(messages, pa.string())
+    assert detect_level(array, mask_forms(array)).equals(detect_level(array))

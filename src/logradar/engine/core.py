@@ -44,18 +44,12 @@ from logradar.detect.base import (
 )
 from logradar.detect.registry import build_window_detectors
 from logradar.detect.sessions import build_session_detectors
+from logradar.engine.numbers import numeric_tokens
 from logradar.parse.formats import LogFormat, detect_level
+from logradar.parse.masking import mask_forms
 from logradar.parse.templates import TemplateMiner
 from logradar.schema import Anomaly, Severity
 
-#: Token characters for parameter values; anything else separates tokens, so a number counts
-#: only as a whole token and digit runs inside ids (hex, "tx_6e3c3e4412", "blk_-42") are not
-#: read as values.
-TOKEN_CHARS = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-"
-NUMBER = r"^-?\d+(?:\.\d+)?$"
-#: Byte -> itself for token characters, else a space (every byte of a non-ASCII character too).
-_TO_TOKENS = np.full(256, ord(" "), dtype=np.uint8)
-_TO_TOKENS[np.frombuffer(TOKEN_CHARS, dtype=np.uint8)] = np.frombuffer(TOKEN_CHARS, np.uint8)
 ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg", "severe"])
 MAX_EXAMPLES = 3
 #: Anomalies found while a stream is learning are recorded at most this severe.
@@ -202,13 +196,15 @@ class DetectionCore:
     def map(self, batch: pa.Table) -> pa.Table:
         """Per-line, read-only step: returns the batch enriched for :meth:`reduce`."""
         raw = batch.column("message")
-        split = self.log_format.split(raw)
+        split = self.log_format.split(raw, detect_levels=False)
         message = split.column("message")
         ts = split.column("ts").cast(pa.int64())
         if self.fill_time_forward:
             ts = self.fill_time_forward_from_last(ts)
         ts = pc.coalesce(ts, batch["ts"].cast(pa.int64()))
-        level = pc.coalesce(split.column("level").cast(pa.string()), detect_level(message))
+        # one mask for both: level words read from the distinct masked forms, and templates
+        masked = mask_forms(message)
+        level = pc.coalesce(split.column("level"), detect_level(message, masked))
         is_error = pc.fill_null(pc.is_in(level, value_set=ERROR_LEVELS), False)
         columns: dict[str, Any] = {
             "offset": batch["offset"],
@@ -217,7 +213,7 @@ class DetectionCore:
             "raw": raw,
             "message": message,
             "is_error": is_error,
-            "template_id": self.miner.match(message),
+            "template_id": self.miner.match(message, masked),
         }
         if self.session_pattern is not None:
             matches = pc.extract_regex(raw, self.session_pattern)
@@ -353,20 +349,14 @@ class DetectionCore:
         rows = np.arange(n)
         if n > self.params_max_rows:
             rows = rows[:: -(-n // self.params_max_rows)]
-        pick = pa.array(rows)
-        messages = mapped.column("message").take(pick).combine_chunks()
-        tokens = split_tokens(messages)
-        flat = pc.list_flatten(tokens)
-        if len(flat) == 0:
+        messages = mapped.column("message")
+        if len(rows) < n:
+            messages = messages.take(pa.array(rows))
+        numbers = numeric_tokens(messages)
+        if len(numbers.value) == 0:
             return
-        parent = pc.list_parent_indices(tokens).to_numpy()
-        offsets = tokens.offsets.to_numpy()
-        position = np.arange(len(flat)) - (offsets[parent] - offsets[0])
-        numeric = pc.match_substring_regex(flat, NUMBER).to_numpy(zero_copy_only=False)
-        if not numeric.any():
-            return
-        value = pc.cast(flat.filter(pa.array(numeric)), pa.float64()).to_numpy()
-        row = rows[parent[numeric]]
+        value, position = numbers.value, numbers.position
+        row = rows[numbers.row]
         take = pa.array(row)
         ids = pc.take(mapped.column("template_id"), take)
         log_value = np.sign(value) * np.log1p(np.abs(value))
@@ -375,7 +365,7 @@ class DetectionCore:
                 "stream": pc.take(mapped.column("stream"), take),
                 "window": pc.take(window, take),
                 "template_id": ids,
-                "position": pa.array(position[numeric], pa.int64()),
+                "position": position,
                 "value": value,
                 "log": log_value,
                 "log2": log_value * log_value,
@@ -616,27 +606,6 @@ def _while_learning(found: list[Anomaly]) -> list[Anomaly]:
         a if a.severity <= LEARNING_MAX_SEVERITY else replace(a, severity=LEARNING_MAX_SEVERITY)
         for a in found
     ]
-
-
-def split_tokens(messages: pa.Array) -> pa.ListArray:
-    """Each message's tokens: runs of :data:`TOKEN_CHARS`, split at runs of anything else.
-
-    The same as ``pc.split_pattern_regex(messages, "[^0-9A-Za-z_.\\-]+")`` (an empty first or
-    last token where a message starts or ends with a separator), several times faster: the
-    bytes are mapped through a table, separators to spaces, then split on whitespace runs.
-    """
-    validity, offsets, data = messages.buffers()[:3]
-    if data is None:
-        return pc.split_pattern(messages, " ")
-    spaced = _TO_TOKENS[np.frombuffer(data, dtype=np.uint8)]
-    mapped = pa.Array.from_buffers(
-        messages.type,
-        len(messages),
-        [validity, offsets, pa.py_buffer(spaced)],
-        messages.null_count,
-        messages.offset,
-    )
-    return pc.ascii_split_whitespace(mapped)
 
 
 def _early_key(detector: str, kind: str, template_id: int | None) -> str:

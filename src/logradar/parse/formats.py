@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,6 +64,16 @@ def _check_re2(pattern: str) -> None:
         pc.extract_regex(pa.array([""], pa.string()), pattern)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise ValueError(f"log format gives an invalid regex: {e}") from None
+
+
+class _Parts(NamedTuple):
+    """What a kind's split found: message, header fields, time, level (None: not given), ok."""
+
+    message: pa.Array
+    columns: dict[str, pa.Array]
+    ts: pa.Array
+    level: pa.Array | None
+    ok: pa.Array
 
 
 @dataclass(eq=False)
@@ -147,23 +158,25 @@ class LogFormat:
         """Output column names of :meth:`split`, in order."""
         return ["message", *self.fields, "ts", "level", "header_ok"]
 
-    def split(self, lines: pa.Array | pa.ChunkedArray) -> pa.Table:
+    def split(self, lines: pa.Array | pa.ChunkedArray, *, detect_levels: bool = True) -> pa.Table:
         """Split lines into ``message``, header fields, ``ts``, ``level`` and ``header_ok``.
 
-        Trailing whitespace (including ``\r``) is removed first.
+        Trailing whitespace (including ``\r``) is removed first. ``level`` is the header's,
+        else (unless ``detect_levels`` is False: the caller detects) read from the message.
         """
         lines = pc.utf8_rtrim_whitespace(_strings(lines))
         if self.kind == "line":
-            ok = pc.is_valid(lines)
-            return self._table(lines, {}, pa.nulls(len(lines), TIMESTAMP), None, ok)
-        if self.kind == "json":
-            return self._split_json(lines)
-        if self.kind == "syslog":
-            return self._split_syslog(lines)
-        return self._split_regex(lines)
+            parts = _Parts(lines, {}, pa.nulls(len(lines), TIMESTAMP), None, pc.is_valid(lines))
+        elif self.kind == "json":
+            parts = self._split_json(lines)
+        elif self.kind == "syslog":
+            parts = self._split_syslog(lines)
+        else:
+            parts = self._split_regex(lines)
+        return self._table(parts, detect_levels)
 
     # Kinds --------------------------------------------------------------------------------
-    def _split_regex(self, lines: pa.Array) -> pa.Table:
+    def _split_regex(self, lines: pa.Array) -> _Parts:
         struct = pc.extract_regex(lines, self.fast_pattern)
         names = [struct.type.field(i).name for i in range(struct.type.num_fields)]
         columns = dict(zip(names, struct.flatten(), strict=True))
@@ -182,7 +195,7 @@ class LogFormat:
             if name.lower() in _LEVEL_NAMES:
                 level = normalize_level(columns[name])
                 break
-        return self._table(message, columns, ts, level, ok)
+        return _Parts(message, columns, ts, level, ok)
 
     def _header_ts(self, columns: dict[str, pa.Array], ok: pa.Array) -> pa.Array:
         n = len(ok)
@@ -212,7 +225,7 @@ class LogFormat:
                 return names, layout
         return None
 
-    def _split_syslog(self, lines: pa.Array) -> pa.Table:
+    def _split_syslog(self, lines: pa.Array) -> _Parts:
         new = pc.extract_regex(lines, _SYSLOG_5424)
         old = pc.extract_regex(lines, _SYSLOG_3164)
         new_ok = pc.fill_null(new.is_valid(), False)
@@ -235,9 +248,9 @@ class LogFormat:
         pri = pc.if_else(pc.equal(pri, ""), null, pri)
         severity = pc.bit_wise_and(pc.cast(pri, pa.int64()), 7)
         level = pc.take(pa.array(SYSLOG_SEVERITY, pa.string()), severity)
-        return self._table(message, columns, ts, level, ok)
+        return _Parts(message, columns, ts, level, ok)
 
-    def _split_json(self, lines: pa.Array) -> pa.Table:
+    def _split_json(self, lines: pa.Array) -> _Parts:
         records = _json_records(lines)
         keys = (self.json_field and (self.json_field,)) or _JSON_MESSAGE
         n = len(lines)
@@ -258,19 +271,15 @@ class LogFormat:
             ok.append(True)
         ts = parse_timestamps(pa.array(ts_text, pa.string())) if n else pa.nulls(0, TIMESTAMP)
         level = normalize_level(pa.array(level_text, pa.string()))
-        return self._table(pa.array(message, pa.string()), {}, ts, level, pa.array(ok, pa.bool_()))
+        return _Parts(pa.array(message, pa.string()), {}, ts, level, pa.array(ok, pa.bool_()))
 
     # Assembly -----------------------------------------------------------------------------
-    def _table(
-        self,
-        message: pa.Array,
-        columns: dict[str, pa.Array],
-        ts: pa.Array,
-        level: pa.Array | None,
-        ok: pa.Array,
-    ) -> pa.Table:
+    def _table(self, parts: _Parts, detect_levels: bool) -> pa.Table:
+        message, columns, ts, level, ok = parts
         message = pc.fill_null(message, "")
-        if level is None:
+        if not detect_levels:
+            level = pa.nulls(len(message), pa.string()) if level is None else level
+        elif level is None:
             level = detect_level(message)
         else:  # detect only where the header gave no (known) level
             missing = pc.is_null(level)

@@ -74,11 +74,25 @@ def normalize_level(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.take(_VALUES, pc.index_in(key, value_set=_KEYS))
 
 
-def detect_level(messages: pa.Array | pa.ChunkedArray) -> pa.StringArray:
-    """Level read from the message text itself, null when the text does not say."""
+def detect_level(
+    messages: pa.Array | pa.ChunkedArray, masked: pa.DictionaryArray | None = None
+) -> pa.StringArray:
+    """Level read from the message text itself, null when the text does not say.
+
+    ``masked``, the messages' :func:`~logradar.parse.masking.mask_forms`, makes it cheaper:
+    an upper-case level word contains no digits and stands between non-word characters, and
+    masking only replaces digit-bearing runs (and day or month names) by ``<*>``, itself
+    between non-word characters, so the word reads the same from the masked form, once per
+    distinct form. Tags (``level=`` glued to digits is masked away) and exception names
+    (``S3Exception:``) are always read from the messages.
+    """
     if isinstance(messages, pa.ChunkedArray):
         messages = messages.combine_chunks() if messages.num_chunks else pa.array([], pa.string())
-    upper = normalize_level(pc.extract_regex(messages, _UPPER).flatten()[0])
+    if masked is None:
+        upper = normalize_level(pc.extract_regex(messages, _UPPER).flatten()[0])
+    else:
+        words = pc.extract_regex(masked.dictionary, _UPPER).flatten()[0]
+        upper = normalize_level(words).take(masked.indices)
     tagged = normalize_level(pc.extract_regex(messages, _TAGGED).flatten()[0])
     exception = pc.if_else(
         pc.match_substring_regex(messages, _EXCEPTION),

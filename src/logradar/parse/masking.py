@@ -35,6 +35,15 @@ def mask(messages: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.replace_substring_regex(messages, pattern=MASK_PATTERN, replacement=WILDCARD)
 
 
+def mask_forms(messages: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """The masked messages, dictionary-encoded: each distinct masked form once (in order of
+    first appearance), an index per line; nulls become ``""``. What the template miner looks
+    up, and what level detection reads (see :func:`logradar.parse.levels.detect_level`)."""
+    if isinstance(messages, pa.ChunkedArray):
+        messages = messages.combine_chunks() if messages.num_chunks else pa.array([], pa.string())
+    return pc.dictionary_encode(pc.fill_null(mask(messages), ""))
+
+
 def mask_text(message: str) -> str:
     """Mask one message (the slow path, for tests and single lines)."""
     return mask(pa.array([message], pa.string()))[0].as_py()

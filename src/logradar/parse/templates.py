@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logradar.parse.masking import WILDCARD, mask
+from logradar.parse.masking import WILDCARD, mask_forms
 
 STATE_VERSION = 1
 
@@ -150,9 +150,14 @@ class TemplateMiner:
         self._bound()
         return pa.array(ids, pa.int64()).take(pa.array(indices))
 
-    def match(self, messages: pa.Array | pa.ChunkedArray) -> pa.Int64Array:
-        """Template id per line, null where the masked form is unknown; changes nothing."""
-        forms, indices, _ = self._encode(messages)
+    def match(
+        self, messages: pa.Array | pa.ChunkedArray, masked: pa.DictionaryArray | None = None
+    ) -> pa.Int64Array:
+        """Template id per line, null where the masked form is unknown; changes nothing.
+
+        ``masked``: the messages' :func:`~logradar.parse.masking.mask_forms`, if already made.
+        """
+        forms, indices, _ = self._encode(messages if masked is None else masked)
         ids: list[int | None] = []
         for form in forms:
             ci = self._live(self._cache.get(form))
@@ -283,10 +288,11 @@ class TemplateMiner:
             return cls.from_state_dict(json.load(f))
 
     # Internals ----------------------------------------------------------------------------
-    def _encode(self, messages: pa.Array | pa.ChunkedArray) -> tuple[list[str], Any, Any]:
+    def _encode(
+        self, messages: pa.Array | pa.ChunkedArray | pa.DictionaryArray
+    ) -> tuple[list[str], Any, Any]:
         """Unique masked forms (first-appearance order), per-line indices, first positions."""
-        masked = pc.fill_null(mask(_as_array(messages)), "")
-        enc = pc.dictionary_encode(masked)
+        enc = messages if isinstance(messages, pa.DictionaryArray) else mask_forms(messages)
         indices = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         if len(indices):
             top = np.maximum.accumulate(indices)

@@ -1,29 +1,42 @@
-"""Token authentication for the receivers: who is writing, and may they write this stream."""
+"""Token authentication: who is calling, may they do this (a scope), and write this stream.
+
+Scopes: ``ingest`` for the receivers, ``read`` for the UI, the read API, ``/metrics`` and
+feedback (see :data:`logradar.config.TOKEN_SCOPES`).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import logging
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from starlette.datastructures import Headers
 
-from logradar.config import AuthConfig
+from logradar.config import TOKEN_SCOPES, AuthConfig, TokenScope
 from logradar.sources.common import IngestError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant: str
     streams: tuple[str, ...]
+    scopes: frozenset[str] = frozenset({"ingest"})
 
     def may_write(self, stream: str) -> bool:
         return any(fnmatchcase(stream, pattern) for pattern in self.streams)
 
 
-ANONYMOUS = Principal(tenant="anonymous", streams=("*",))
+SCOPE_USES: dict[str, str] = {
+    "ingest": "needed to send logs",
+    "read": "needed for the UI, the read API, /metrics and feedback",
+}
+
+ANONYMOUS = Principal(tenant="anonymous", streams=("*",), scopes=frozenset(TOKEN_SCOPES))
 
 
 def presented_token(headers: Headers) -> str | None:
@@ -49,11 +62,24 @@ class Authenticator:
     def __init__(self, cfg: AuthConfig, enabled: bool) -> None:
         self.enabled = enabled
         self._tokens = [
-            (t.token.get_secret_value().encode(), Principal(t.tenant, tuple(t.streams)))
+            (
+                t.token.get_secret_value().encode(),
+                Principal(t.tenant, tuple(t.streams), frozenset(t.scopes)),
+            )
             for t in cfg.tokens
         ]
+        if enabled and not any("read" in p.scopes for _, p in self._tokens):
+            log.warning(
+                "no token has the 'read' scope: the UI, the read API and /metrics answer 403 "
+                'to every token (add scopes = ["read"] to a token of [[auth.tokens]])'
+            )
 
-    def authenticate(self, headers: Headers) -> Principal:
+    def authenticate(self, headers: Headers, scope: TokenScope = "ingest") -> Principal:
+        """The caller's principal if its token is valid and has ``scope``.
+
+        :class:`IngestError` 401 without a token or with an unknown one, 403 when the token
+        lacks ``scope``. Auth off: :data:`ANONYMOUS`, which may do everything.
+        """
         if not self.enabled:
             return ANONYMOUS
         token = presented_token(headers)
@@ -66,6 +92,12 @@ class Authenticator:
                 found = principal
         if found is None:
             raise IngestError(401, "invalid token")
+        if scope not in found.scopes:
+            raise IngestError(
+                403,
+                f"the token of tenant {found.tenant!r} lacks the {scope!r} scope "
+                f"({SCOPE_USES[scope]}); it has: {', '.join(sorted(found.scopes))}",
+            )
         return found
 
     @staticmethod

@@ -2,9 +2,10 @@
 and feedback: ``POST /api/v1/anomalies/{id}/expected``, ``GET/POST /api/v1/mutes`` and
 ``DELETE /api/v1/mutes/{id}``.
 
-Invalid query parameters answer 400 with ``{"error": reason}`` (see :mod:`.app`). Feedback
-requests need a token when receivers do (401 otherwise), and POSTs a JSON body (415
-otherwise), which a cross-site form cannot send.
+Invalid query parameters answer 400 with ``{"error": reason}`` (see :mod:`.app`). When auth
+is on, every endpoint here needs a token with the ``read`` scope (401 without a valid token,
+403 without the scope; see :mod:`.access`). Feedback POSTs need a JSON body (415 otherwise),
+which a cross-site form cannot send.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from starlette.routing import Route
 
 from logradar.engine.feedback import parse_duration
 from logradar.schema import now_ns
-from logradar.sources.common import IngestError, pipeline_of
+from logradar.sources.common import pipeline_of
 from logradar.store.schema import ns_to_datetime
+from logradar.web.access import require_read
 from logradar.web.params import AlertQuery, AnomalyQuery, Stream, VolumeQuery, parse_query
 
 MAX_MUTE_BODY_BYTES = 4096
@@ -35,6 +37,7 @@ def iso(ns: int) -> str:
 
 async def anomalies(request: Request) -> JSONResponse:
     """Anomalies newest first: ``?stream=&since=&limit=`` (limit 1..1000, default 100)."""
+    require_read(request)
     q = parse_query(AnomalyQuery, request.query_params)
     store = pipeline_of(request).store
     rows = await run_in_threadpool(
@@ -53,6 +56,7 @@ def volume_series(rows: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
 
 async def volume(request: Request) -> JSONResponse:
     """Lines per window and stream: ``?since=`` (default 1h) and ``?stream=``."""
+    require_read(request)
     q = parse_query(VolumeQuery, request.query_params)
     pipeline = pipeline_of(request)
     rows = await run_in_threadpool(pipeline.store.volume, since_ns=q.since_ns, stream=q.stream)
@@ -67,6 +71,7 @@ async def volume(request: Request) -> JSONResponse:
 
 async def alerts(request: Request) -> JSONResponse:
     """Recent alerts with their delivery status, newest first: ``?limit=``."""
+    require_read(request)
     q = parse_query(AlertQuery, request.query_params)
     rows = await run_in_threadpool(pipeline_of(request).store.list_alerts, q.limit)
     return JSONResponse(rows)
@@ -109,11 +114,9 @@ class MuteRequest(BaseModel):
 
 
 async def _check_write(request: Request) -> None:
-    """A token when auth is on; for POST a JSON body (a cross-site form cannot send one)."""
-    try:
-        pipeline_of(request).auth.authenticate(request.headers)
-    except IngestError as e:
-        raise HTTPException(e.status, e.reason, e.headers) from None
+    """A ``read`` token when auth is on; for POST a JSON body (a cross-site form cannot send
+    one)."""
+    require_read(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method == "POST" and ctype != "application/json":
         raise HTTPException(415, "send a JSON body with Content-Type: application/json")
@@ -132,6 +135,7 @@ async def mark_expected(request: Request) -> JSONResponse:
 
 async def list_mutes(request: Request) -> JSONResponse:
     """Active mutes, newest first; ``?all=1`` includes expired ones."""
+    require_read(request)
     active = None if request.query_params.get("all") in ("1", "true") else now_ns()
     rows = await run_in_threadpool(pipeline_of(request).store.list_mutes, active)
     return JSONResponse([m.to_dict() for m in rows])

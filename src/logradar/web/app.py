@@ -1,7 +1,8 @@
 """The one ASGI app of ``logradar up``: receivers, JSON API, HTML UI, ``/metrics``, ``/healthz``.
 
 Errors are JSON (``{"error": reason}``): unknown routes 404, wrong methods 405 (with
-``Allow``), invalid query parameters 400.
+``Allow``), invalid query parameters 400. With auth on, receivers need an ``ingest`` token and
+the UI, API, ``/metrics`` and feedback a ``read`` one (:mod:`.access`); ``/healthz`` is open.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Operational endpoints: ``GET /healthz`` and ``GET /metrics`` (Prometheus text format)."""
+"""Operational endpoints: ``GET /healthz`` and ``GET /metrics`` (Prometheus text format).
+
+``/healthz`` is always open (load balancers); ``/metrics`` needs a ``read`` token when auth is
+on (Prometheus: ``authorization: {credentials: T}`` in the scrape config).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from logradar.sources.common import pipeline_of
+from logradar.web.access import require_read
 
 #: The text exposition format ``generate_latest`` writes (prometheus_client's own
 #: ``CONTENT_TYPE_LATEST`` now names a newer version).
@@ -22,6 +27,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def metrics(request: Request) -> Response:
     """Every metric of this process, lag gauges refreshed first."""
+    require_read(request)
     pipeline = pipeline_of(request)
     await run_in_threadpool(pipeline.refresh_gauges)
     return Response(pipeline.metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -3,6 +3,10 @@
 Rendered server-side with Jinja2 (autoescaping on: log lines are untrusted input); the chart
 is inline SVG and a few lines of inline JavaScript refresh the page content, so the page needs
 no network assets. A Content-Security-Policy with a per-response nonce allows only that script.
+
+When auth is on the page needs a ``read`` token: without one it answers 401 with a ``Basic``
+challenge, so the browser asks (any user name, the token as password) and then sends the
+credentials with the page's own same-origin requests too.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from logradar.sources.common import pipeline_of
+from logradar.web.access import BROWSER_CHALLENGE, require_read
 from logradar.web.chart import build_chart
 from logradar.web.params import PageQuery, QueryError, parse_query
 
@@ -87,10 +93,14 @@ def _load(pipeline: Pipeline, q: PageQuery) -> dict[str, Any]:
     }
 
 
-def _render(status: int, **context: Any) -> HTMLResponse:
+def _render(
+    status: int, *, error_title: str = "Bad request", sign_in: bool = False, **context: Any
+) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     html = _page.render(
         nonce=nonce,
+        error_title=error_title,
+        sign_in=sign_in,
         since_choices=SINCE_CHOICES,
         refresh_seconds=REFRESH_SECONDS,
         now=datetime.now(UTC).strftime("%H:%M:%S"),
@@ -109,8 +119,23 @@ def _render(status: int, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status, headers=headers)
 
 
+def _denied(e: HTTPException) -> HTMLResponse:
+    """The page without data, saying why; 401 challenges the browser for a token."""
+    title = "Sign-in required" if e.status_code == 401 else "Not allowed"
+    page = _render(
+        e.status_code, error_title=title, sign_in=True, error=e.detail, query=PageQuery(), data=None
+    )
+    if e.status_code == 401:
+        page.headers["WWW-Authenticate"] = BROWSER_CHALLENGE
+    return page
+
+
 async def index(request: Request) -> HTMLResponse:
     """The page; ``?stream=`` filters by stream, ``?since=`` sets the time range."""
+    try:
+        require_read(request)
+    except HTTPException as e:
+        return _denied(e)
     try:
         q = parse_query(PageQuery, request.query_params)
     except QueryError as e:
