@@ -1,7 +1,8 @@
 """Ingest-to-anomaly and ingest-to-alert latency of `logradar up` under background load.
 
-Usage: .venv/bin/python benchmarks/detect_latency.py [--trials 30] [--rate LINES_PER_S]
-       [--baseline-trials 10] [--senders 4] [--batch 1000] [--set engine.max_batch_rows=25000]
+Usage: .venv/bin/python benchmarks/detect_latency.py [--kind new_pattern|spike] [--trials 30]
+       [--rate LINES_PER_S] [--baseline-trials 10] [--senders 4] [--batch 1000]
+       [--spike-lines N] [--set engine.max_batch_rows=25000]
 
 Starts ``logradar up`` (benchmarks/_up.py) with a webhook pointing at a receiver in this
 process, then:
@@ -16,6 +17,15 @@ process, then:
 3. does the same on a second server with ``LOGRADAR_ENGINE__EARLY_EVALUATION=false`` (the
    anchor: detection at window close, ``--baseline-trials``; 0 skips it).
 
+``--kind spike`` measures frequency spikes instead: each trial posts ``--spike-lines`` lines of
+an *existing* ``payments`` template (``db pool stats ...``, a few lines per window in the
+background load; default: 20 times its expected count per window at the background rate, at
+least 200) at a uniformly random point of the next window (one burst per window, so each is a
+spike of its own), and waits for the ``frequency`` spike of that template and window. Alert
+cooldown is 0 on these servers (each trial's spike has the same alert key); ``--set
+alerts.cooldown_seconds=...`` overrides it. Trials start once the template has the frequency
+detector's ``min_history`` windows (2 min at the defaults); each takes about 1.5 windows.
+
 ``--set section.key=value`` (repeatable) changes a setting of both servers.
 
 Reported per server: p50/p95/p99 (nearest rank) of both latencies, the engine's micro-batch
@@ -29,11 +39,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +59,8 @@ NS = 1_000_000_000
 LTS_PATH = "/v2/bench/lts/groups/bench/streams/{stream}/tenant/contents"
 STREAM = "payments"
 BURST_LINES = 20
+SPIKE_TEMPLATE = "db pool stats"
+"""What the lines of the spike trials' template (on ``STREAM``) contain."""
 LEARNING_SECONDS = 20.0
 """The default ``engine.learning_seconds``: trials start after it (plus a window)."""
 
@@ -154,12 +169,63 @@ def batch_stats(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     return out
 
 
-def trial(client: httpx.Client, receiver: WebhookReceiver, pattern: int) -> dict[str, float | None]:
-    """One burst of a new error pattern: seconds from 2xx to the API and to the webhook
-    (a burst refused by backpressure is sent again when the server says)."""
+Match = Callable[[dict[str, Any], int], bool]
+"""Whether an anomaly (as the API and the webhook show it) is the one a burst sent at an event
+time (ns) should produce."""
+
+
+def new_pattern_burst(pattern: int) -> tuple[list[str], Match]:
+    """``BURST_LINES`` lines of a never-seen error pattern, and its ``new_pattern`` anomaly."""
     lines = novel_error_lines(pattern, BURST_LINES, time.time_ns(), STREAM)
     marker = lines[0].split()[3]  # the pattern's first made-up word
-    payload = {"log_time_ns": time.time_ns(), "contents": lines, "labels": {"hostName": "b"}}
+
+    def match(a: dict[str, Any], sent_ns: int) -> bool:
+        return a.get("kind") == "new_pattern" and marker in (a.get("template") or "")
+
+    return lines, match
+
+
+def spike_sample(bodies: list[tuple[str, bytes]]) -> tuple[list[str], float]:
+    """The background load's lines of the spike template, and their share of all its lines."""
+    lines, total = [], 0
+    for stream, rest in bodies:
+        contents = json.loads(b"{" + rest)["contents"]
+        total += len(contents)
+        if stream == STREAM:
+            lines += [line for line in contents if SPIKE_TEMPLATE in line]
+    return lines, len(lines) / total
+
+
+def spike_burst(sample: list[str], n: int, window_ns: int) -> tuple[list[str], Match]:
+    """``n`` lines of the existing spike template, and the one-window ``frequency`` spike of
+    that template in the window the burst's event time falls in."""
+    lines = [sample[i % len(sample)] for i in range(n)]
+
+    def match(a: dict[str, Any], sent_ns: int) -> bool:
+        start = sent_ns - sent_ns % window_ns
+        return (
+            a.get("detector") == "frequency"
+            and a.get("kind") == "spike"
+            and SPIKE_TEMPLATE in (a.get("template") or "")
+            and (iso_ns(a["start"]), iso_ns(a["end"])) == (start, start + window_ns)
+        )
+
+    return lines, match
+
+
+def iso_ns(text: str) -> int:
+    """An anomaly's ISO time (UTC, ``Z``) in ns, to the millisecond."""
+    seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return round(seconds * 1000) * 1_000_000
+
+
+def trial(
+    client: httpx.Client, receiver: WebhookReceiver, lines: list[str], match: Match
+) -> dict[str, float | None]:
+    """One burst: seconds from 2xx to its anomaly in the API and its alert at the webhook
+    (a burst refused by backpressure is sent again when the server says)."""
+    sent_ns = time.time_ns()
+    payload = {"log_time_ns": sent_ns, "contents": lines, "labels": {"hostName": "b"}}
     url, refused = LTS_PATH.format(stream=STREAM), 0
     r = client.post(url, json=payload)
     while r.status_code in (429, 503):  # backpressure: the engine lags; the clock starts at 2xx
@@ -172,11 +238,13 @@ def trial(client: httpx.Client, receiver: WebhookReceiver, pattern: int) -> dict
     while time.monotonic() - acked < 60 and (seen is None or alerted is None):
         if seen is None:
             found = client.get("/api/v1/anomalies", params={"stream": STREAM, "limit": 50})
-            for a in found.json():
-                if a["kind"] == "new_pattern" and marker in (a.get("template") or ""):
-                    seen = time.monotonic() - acked
-        if alerted is None and (at := receiver.arrived(marker)) is not None:
-            alerted = at - acked
+            if any(match(a, sent_ns) for a in found.json()):
+                seen = time.monotonic() - acked
+        if alerted is None:
+            for at, body in list(receiver.arrivals):
+                if match(body.get("anomaly", {}), sent_ns):
+                    alerted = at - acked
+                    break
         time.sleep(0.02)
     return {"api": seen, "webhook": alerted, "refused": refused}
 
@@ -188,6 +256,7 @@ def run_server(
     receiver = WebhookReceiver()
     env = {
         "LOGRADAR_LOG_LEVEL": "warning",
+        **({"LOGRADAR_ALERTS__COOLDOWN_SECONDS": "0"} if args.kind == "spike" else {}),
         **{f"LOGRADAR_{k.upper().replace('.', '__')}": v for k, v in args.set},
         "LOGRADAR_ENGINE__EARLY_EVALUATION": str(early),
     }
@@ -212,6 +281,11 @@ def run_server(
                     rate = args.rate = args.max_accepted / 2
                     result["probe_accepted_lines_per_s"] = round(args.max_accepted)
                 result["background_lines_per_s"] = round(rate)
+                if args.kind == "spike":
+                    expected = rate * args.window_ns / NS * args.spike_share
+                    args.spike_lines = args.spike_lines or max(200, math.ceil(20 * expected))
+                    result["spike_expected_per_window"] = round(expected, 1)
+                    result["spike_lines"] = args.spike_lines
                 result.update(under_load(args, up, client, receiver, bodies, rate, trials, started))
         finally:
             result["server_exit_code"] = up.stop()
@@ -236,15 +310,25 @@ def under_load(
 
     def run_trials() -> None:
         try:
-            warm = LEARNING_SECONDS + 10 + 2 - (time.monotonic() - started)
+            warm = LEARNING_SECONDS + 10 + 2
+            if args.kind == "spike":  # the template is judged after min_history windows
+                warm = max(warm, (args.min_history + 2) * args.window_ns / NS)
+            warm -= time.monotonic() - started
             time.sleep(max(3.0, warm))  # past the learning period, load settled
             readings["before"], readings["from"] = metrics(client), time.monotonic()
             budget_end = time.monotonic() + args.trial_budget
             for k in range(trials):
                 if time.monotonic() > budget_end:
                     break
-                time.sleep(random.Random(k).uniform(0.3, 1.5))
-                results.append(trial(client, receiver, 1000 + k))
+                if args.kind == "spike":  # a random point of the next window
+                    window = args.window_ns / NS
+                    into = time.time_ns() % args.window_ns / NS
+                    time.sleep(window - into + random.Random(k).uniform(0, window))
+                    burst = spike_burst(args.spike_sample, args.spike_lines, args.window_ns)
+                else:
+                    time.sleep(random.Random(k).uniform(0.3, 1.5))
+                    burst = new_pattern_burst(1000 + k)
+                results.append(trial(client, receiver, *burst))
                 lag.append(metrics(client).get('logradar_consumer_lag_lines{consumer="engine"}', 0))
             readings["after"], readings["to"] = metrics(client), time.monotonic()
         finally:
@@ -281,6 +365,12 @@ def under_load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--kind",
+        choices=("new_pattern", "spike"),
+        default="new_pattern",
+        help="a never-seen error pattern, or a spike of an existing template",
+    )
     parser.add_argument("--trials", type=int, default=30, help="bursts with early evaluation")
     parser.add_argument(
         "--baseline-trials", type=int, default=10, help="bursts with early_evaluation = false"
@@ -293,6 +383,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000, help="lines per load request")
     parser.add_argument(
+        "--spike-lines", type=int, help="lines per spike (default: from the background rate)"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -303,11 +396,15 @@ def main() -> None:
     args = parser.parse_args()
     args.max_accepted = None
     bodies = make_bodies(args.batch)
+    args.window_ns = round(float(dict(args.set).get("engine.window_seconds", 10.0)) * NS)
+    args.min_history = int(dict(args.set).get("detectors.frequency.min_history", 10))
+    args.spike_sample, args.spike_share = spike_sample(bodies)
     out: dict[str, Any] = {
         "benchmark": "detect_latency",
+        "kind": args.kind,
         "cpu_count": os.cpu_count(),
         "note": "server, load senders and receiver share the machine's cores",
-        "burst_lines": BURST_LINES,
+        **({"burst_lines": BURST_LINES} if args.kind == "new_pattern" else {}),
         "settings": dict(args.set),
         "runs": [run_server(args, bodies, True, args.trials)],
     }

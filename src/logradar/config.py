@@ -180,7 +180,8 @@ class EngineConfig(_Section):
     early_evaluation: bool = Field(
         True,
         description="Report what is already certain in a still-open window (a never-seen "
-        "template, an error count that is a burst already) right after the micro-batch "
+        "template; an error or template count that is a burst or spike already) right "
+        "after the micro-batch "
         "instead of at window close. The anomaly is the one the close would report (counts "
         "and examples so far), reported once. Live engines only; replays evaluate at close.",
     )

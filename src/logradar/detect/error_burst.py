@@ -71,8 +71,8 @@ class ErrorBurstDetector:
         base = self._streams.get(window.stream)
         if not next_to_close or base is None or base.n < cfg.min_history:
             return []
-        seasonal = base.roll(window.start, cfg.season_alpha)  # observe's first step: idempotent
-        verdict = self.rules.judge(window.errors, base.expectations(seasonal))
+        seasonal = base.seasonal(window.start, cfg.season_alpha)  # what roll() will return
+        verdict = self.rules.spike(window.errors, base.expectations(seasonal))
         return [] if verdict is None else [self._anomaly(window, verdict)]
 
     def _anomaly(self, window: Window, verdict: Verdict) -> Anomaly:

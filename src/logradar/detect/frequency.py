@@ -20,6 +20,15 @@ out: the shift itself moves it within minutes), with each span's own dispersion,
 unremarkable windows (sums of neighbouring windows of a bursty source vary more than single
 windows). Such a shift is reported once, until every span is back within ``min_ratio``.
 
+Early (``peek``, on the stream's next window to close while it is still open): a template, or
+the stream total, whose count so far is already a spike on its own is reported at once. A
+count only grows while its window is open, and each condition of a spike (``min_count``,
+``min_ratio`` times the highest expectation, the upper tail probability) stays true as it
+grows; the window alone is judged before any sum, and nothing that sets the expectations
+changes before the window closes, so the close reports the same anomaly. Drops and sustained
+shifts wait for the close: more lines can undo a drop, and a sum's verdict depends on the
+window's final count.
+
 >>> from logradar.config import FrequencyConfig
 >>> from logradar.detect.base import DetectContext, Window
 >>> ctx = DetectContext(template_text=lambda t: "GET /api <*>", is_error_template=lambda t: False)
@@ -35,6 +44,7 @@ windows). Such a shift is reported once, until every span is back within ``min_r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,11 +119,16 @@ class RateBaseline:
         bucket, day = _time_bucket(start_ns)
         s = self.season.setdefault(bucket, [0.0, 0, day, 0.0, 0])
         if s[2] != day:
-            if s[4] > 0:
-                mean = s[3] / s[4]
-                s[0] = mean if s[1] == 0 else s[0] + season_alpha * (mean - s[0])
-                s[1] += 1
-            s[2:5] = [day, 0.0, 0]
+            s[:] = _folded(s, day, season_alpha)
+        return s[0] if s[1] > 0 else None
+
+    def seasonal(self, start_ns: int, season_alpha: float) -> float | None:
+        """What :meth:`roll` returns for this window, changing nothing (for an open window)."""
+        bucket, day = _time_bucket(start_ns)
+        s = self.season.get(bucket)
+        if s is None:
+            return None
+        s = _folded(s, day, season_alpha)
         return s[0] if s[1] > 0 else None
 
     def expectations(self, seasonal: float | None, *, recent: bool = True) -> Expectations:
@@ -278,11 +293,24 @@ class Rules:
 
     def judge(self, observed: int, exp: Expectations, *, windows: int = 1) -> Verdict | None:
         """A spike must be surprising against the highest expectation, a drop the lowest."""
+        spike = self.spike(observed, exp, windows=windows)
+        return spike if spike is not None else self.drop(observed, exp, windows=windows)
+
+    def spike(self, observed: int, exp: Expectations, *, windows: int = 1) -> Verdict | None:
+        """At least ``min_count``, ``min_ratio`` times and improbably above ``exp.high``.
+
+        Each condition stays true as ``observed`` grows (the upper tail only shrinks), so a
+        spike found in a window still open is one at its close, given the same expectations.
+        """
         basis, expected = exp.high
         if observed >= self.min_count and observed >= self.min_ratio * expected:
             p = tail_probability(observed, expected, exp.dispersion, upper=True)
             if p < self.p_value:
                 return Verdict("spike", observed, expected, p, basis, windows)
+        return None
+
+    def drop(self, observed: int, exp: Expectations, *, windows: int = 1) -> Verdict | None:
+        """At most ``1 / min_ratio`` of and improbably below ``exp.low`` (if drops are on)."""
         if self.drop_min_expected is None or (windows > 1 and observed == 0):
             # an empty span is a pause or a silence: the silence detector judges those,
             # knowing the source's normal pauses
@@ -300,6 +328,19 @@ class Rules:
         return spike or (
             self.drop_min_expected is not None and observed <= exp.low[1] / self.min_ratio
         )
+
+
+def _folded(s: list[Any], day: int, season_alpha: float) -> list[Any]:
+    """A season entry with the days before ``day`` folded into its mean (a new list, or
+    ``s`` itself when it is ``day``'s already)."""
+    if s[2] == day:
+        return s
+    mean, days = s[0], s[1]
+    if s[4] > 0:
+        day_mean = s[3] / s[4]
+        mean = day_mean if days == 0 else mean + season_alpha * (day_mean - mean)
+        days += 1
+    return [mean, days, day, 0.0, 0]
 
 
 def _ewma(lv: list[float], x: float, alpha: float, *, variance: bool) -> None:
@@ -328,8 +369,7 @@ class FrequencyDetector:
     def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
         cfg = self.config
         keys = self._streams.setdefault(window.stream, {})
-        counts = {str(t): c for t, c in window.counts.items()}
-        counts[TOTAL] = window.total
+        counts = _counts(window)
         for key, c in counts.items():
             if key not in keys and c > 0:
                 keys[key] = RateBaseline(c, window.start)
@@ -355,6 +395,33 @@ class FrequencyDetector:
                 anomalous=verdict is not None,
                 factor=cfg.anomaly_alpha_factor,
             )
+        return out
+
+    def peek(
+        self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]
+    ) -> list[Anomaly]:
+        """The one-window spikes ``observe`` will report for this open window (counts so far).
+
+        Judged as ``observe`` judges a window before any sum, with the expectations it will
+        use: only on the next window to close (no other window updates the baselines first),
+        only for series past ``min_history`` (the count of windows seen changes only at a
+        close). Changes nothing.
+        """
+        cfg = self.config
+        keys = self._streams.get(window.stream)
+        if not next_to_close or keys is None:
+            return []
+        out = []
+        for key, observed in _counts(window).items():
+            if observed < self.rules.min_count:  # not a spike (yet): skip the expectations
+                continue
+            base = keys.get(key)
+            if base is None or base.n < cfg.min_history:
+                continue
+            exp = base.expectations(base.seasonal(window.start, cfg.season_alpha))
+            verdict = self.rules.spike(observed, exp)
+            if verdict is not None:
+                out.append(self._anomaly(window, ctx, key, verdict))
         return out
 
     def _anomaly(self, window: Window, ctx: DetectContext, key: str, v: Verdict) -> Anomaly:
@@ -406,3 +473,10 @@ class FrequencyDetector:
             stream: {key: RateBaseline.from_list(b) for key, b in keys.items()}
             for stream, keys in state["streams"].items()
         }
+
+
+def _counts(window: Window) -> dict[str, int]:
+    """The window's counts by series key: template ids as str, and :data:`TOTAL`."""
+    counts = {str(t): c for t, c in window.counts.items()}
+    counts[TOTAL] = window.total
+    return counts

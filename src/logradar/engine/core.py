@@ -15,7 +15,8 @@ records older than a stream's oldest open window are counted in that window ("la
 
 Early evaluation (``engine.early_evaluation``, live clock only): after each micro-batch the
 detectors that can decide before a window closes (:class:`EarlyWindowDetector`: new_pattern,
-a never-seen template; error_burst, an error count that is already a burst) look at the open
+a never-seen template; error_burst, an error count that is already a burst; frequency, a
+template or stream count that is already a one-window spike) look at the open
 windows of the streams that changed, and what they are certain of is returned at once. Each
 such anomaly is remembered with its window until that window closes: the close-time verdict
 with the same fingerprint is then dropped, and so is a close-time verdict of the same
