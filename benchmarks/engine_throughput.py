@@ -114,7 +114,8 @@ def instrument(core: DetectionCore, spent: dict[str, float]) -> None:
         target = (
             core if owner is None else getattr(core, owner) if isinstance(owner, str) else owner
         )
-        setattr(target, attr, timed(name, getattr(target, attr)))
+        if hasattr(target, attr):  # (an older core, for an A/B run, may lack a step)
+            setattr(target, attr, timed(name, getattr(target, attr)))
 
 
 def run_shape(shape: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -132,7 +133,11 @@ def run_shape(shape: str, args: argparse.Namespace) -> dict[str, Any]:
     anchor = lines / (time.process_time() - anchor_started)
 
     spent: dict[str, float] = {}
-    real = {name: getattr(core_module, name) for name in ("detect_level", "mask_forms")}
+    real = {
+        n: getattr(core_module, n)
+        for n in ("detect_level", "mask_forms")
+        if hasattr(core_module, n)
+    }
     instrument(core, spent)
     profiler = cProfile.Profile() if args.profile else None
     started, cpu = time.perf_counter(), time.process_time()

@@ -62,7 +62,7 @@ def now_ns() -> int:
 def ingest_table(
     stream: str,
     messages: list[str] | pa.Array,
-    ts_ns: list[int] | int,
+    ts_ns: list[int] | pa.Array | int,
     *,
     host: str | list[str | None] | None = None,
     labels: dict[str, str] | list[str | None] | None = None,
@@ -90,7 +90,9 @@ def ingest_table(
 
 
 def _column(value: object, type_: pa.DataType, n: int) -> pa.Array:
-    """A list as an array; a single value repeated ``n`` times."""
+    """A list or array as an array; a single value repeated ``n`` times."""
+    if isinstance(value, pa.Array):
+        return value.cast(type_)
     if isinstance(value, list):
         return pa.array(value, type_)
     return pa.repeat(pa.scalar(value, type_), n)

@@ -8,7 +8,8 @@ matches :data:`NUMBER` as a whole, so digit runs inside ids (hex, ``tx_6e3c3e441
 
 The split is done by Arrow kernels (which release the GIL while the receivers run): the bytes
 are mapped through a table, separators to spaces, then split on whitespace runs, several times
-faster than the regex split.
+faster than the regex split. Only tokens whose first byte is a digit or ``-`` are matched
+against :data:`NUMBER`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import pyarrow.compute as pc
 #: Token characters; anything else (every byte of a non-ASCII character too) separates tokens.
 TOKEN_CHARS = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-"
 NUMBER = r"^-?\d+(?:\.\d+)?$"
+_NUMERIC_START = np.zeros(256, dtype=bool)
+_NUMERIC_START[np.frombuffer(b"0123456789-", dtype=np.uint8)] = True
 #: Byte -> itself for token characters, else a space (for ``bytes.translate``).
 _TO_TOKENS = bytes(b if b in TOKEN_CHARS else ord(" ") for b in range(256))
 
@@ -67,6 +70,15 @@ def numeric_tokens(messages: pa.StringArray | pa.ChunkedArray) -> NumericTokens:
     row = pc.list_parent_indices(tokens).to_numpy()
     offsets = tokens.offsets.to_numpy()
     position = np.arange(len(flat)) - (offsets[row] - offsets[0])
-    numeric = pc.match_substring_regex(flat, NUMBER).to_numpy(zero_copy_only=False)
-    value = pc.cast(flat.filter(pa.array(numeric)), pa.float64()).to_numpy()
-    return NumericTokens(row[numeric].astype(np.int64), position[numeric].astype(np.int64), value)
+    # only tokens starting with a digit or '-' can be numbers: find them by each token's
+    # first byte, and run the regex on those alone
+    bounds = np.frombuffer(flat.buffers()[1], dtype=np.int32)[flat.offset :][: len(flat) + 1]
+    nonempty = bounds[1:] > bounds[:-1]
+    first = np.zeros(len(flat), dtype=np.uint8)
+    first[nonempty] = np.frombuffer(flat.buffers()[2], dtype=np.uint8)[bounds[:-1][nonempty]]
+    candidate = np.flatnonzero(_NUMERIC_START[first])
+    texts = flat.take(pa.array(candidate))
+    numeric = pc.match_substring_regex(texts, NUMBER).to_numpy(zero_copy_only=False)
+    value = pc.cast(texts.filter(pa.array(numeric)), pa.float64()).to_numpy()
+    keep = candidate[numeric]
+    return NumericTokens(row[keep].astype(np.int64), position[keep].astype(np.int64), value)

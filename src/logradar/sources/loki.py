@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 import cramjam
+import numpy as np
 import pyarrow as pa
 from google.protobuf.message import DecodeError
 from starlette.requests import Request
@@ -39,9 +40,11 @@ from logradar.sources.common import (
     text_array,
     utf8_array,
 )
-from logradar.sources.proto.logproto import PushRequest
+from logradar.sources.proto.logproto import PushColumns, PushRequest
 
 HOST_LABELS = ("host", "hostname", "host_name")
+#: Times up to this many seconds (year 2262) cannot overflow int64 nanoseconds with any nanos.
+MAX_FAST_SECONDS = 9_223_372_030
 _LABEL_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 
 
@@ -85,7 +88,7 @@ class _Push:
         self,
         labels: dict[str, str],
         messages: list[str] | pa.Array,
-        ts: list[int],
+        ts: list[int] | pa.Array,
         metadata: list[dict[str, str] | None],
     ) -> None:
         if not len(messages):
@@ -189,11 +192,17 @@ def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
         request = PushRequest.FromString(raw)
     except (cramjam.DecompressionError, DecodeError) as e:
         raise IngestError(400, f"invalid protobuf push: {e}") from None
+    # canonical encoding (every field once, as protobuf writes it): the columns line up
+    columns = PushColumns.FromString(raw).streams if request.ByteSize() == len(raw) else None
     for i, stream in enumerate(request.streams):
         try:
             labels = parse_selector(decode_text(stream.labels))
         except ValueError as e:
             raise IngestError(400, f"streams[{i}]: {e}") from None
+        fast = None if columns is None else _entry_columns(columns[i], len(stream.entries))
+        if fast is not None:
+            push.add(labels, utf8_array(fast[0]), fast[1], [None] * len(fast[0]))
+            continue
         ts: list[int] = []
         lines: list[bytes] = []
         metadata: list[dict[str, str] | None] = []
@@ -209,6 +218,25 @@ def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
             j = next(j for j, ns in enumerate(ts) if not 0 <= ns < 2**63)
             raise IngestError(400, f"streams[{i}].entries[{j}]: timestamp is out of range")
         push.add(labels, utf8_array(lines), ts, metadata)
+
+
+def _entry_columns(stream: Any, entries: int) -> tuple[list[bytes], pa.Array] | None:
+    """A stream's lines and times from its column view, or None when they may not line up
+    with its entries (a field left at its default: an empty line, a time on the second), when
+    entries carry metadata, or a time is out of range: the per-entry path handles those."""
+    cols = stream.entries
+    stamps = cols.timestamp
+    if not (len(cols.line) == len(stamps.seconds) == len(stamps.nanos) == entries):
+        return None
+    if entries == 0 or len(cols.structuredMetadata):
+        return None
+    seconds = np.array(stamps.seconds, dtype=np.int64)
+    if seconds.min() < 0 or seconds.max() > MAX_FAST_SECONDS:
+        return None
+    ts = seconds * 1_000_000_000 + np.array(stamps.nanos, dtype=np.int64)
+    if ts.min() < 0:
+        return None
+    return list(cols.line), pa.array(ts)
 
 
 async def push(request: Request) -> Response:

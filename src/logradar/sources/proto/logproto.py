@@ -15,7 +15,8 @@ Written with the protobuf runtime instead of generated code. Equivalent to::
       repeated LabelPairAdapter structuredMetadata = 3;
     }
 
-except that the ``string`` fields are declared ``bytes`` (same wire format): Go clients do not
+plus the column views described at :data:`PushColumns`, except that the ``string`` fields are
+declared ``bytes`` (same wire format): Go clients do not
 guarantee valid UTF-8, and logradar keeps such lines with replacement characters instead of
 rejecting the whole push.
 """
@@ -66,6 +67,20 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         ("line", 2, _F.TYPE_BYTES, None, False),
         ("structuredMetadata", 3, _F.TYPE_MESSAGE, ".logproto.LabelPairAdapter", True),
     )
+    # Columnar views of the same bytes (see :data:`PushColumns`)
+    message("PushColumns", ("streams", 1, _F.TYPE_MESSAGE, ".logproto.StreamColumns", True))
+    message("StreamColumns", ("entries", 2, _F.TYPE_MESSAGE, ".logproto.EntryColumns", False))
+    message(
+        "EntryColumns",
+        ("timestamp", 1, _F.TYPE_MESSAGE, ".logproto.TimestampColumns", False),
+        ("line", 2, _F.TYPE_BYTES, None, True),
+        ("structuredMetadata", 3, _F.TYPE_BYTES, None, True),
+    )
+    message(
+        "TimestampColumns",
+        ("seconds", 1, _F.TYPE_INT64, None, True),
+        ("nanos", 2, _F.TYPE_INT32, None, True),
+    )
     return f
 
 
@@ -75,7 +90,14 @@ def _build() -> dict[str, type]:
     timestamp_pb2.DESCRIPTOR.CopyToProto(ts)
     pool.Add(ts)
     pool.Add(_file())
-    names = ("PushRequest", "PushResponse", "StreamAdapter", "LabelPairAdapter", "EntryAdapter")
+    names = (
+        "PushRequest",
+        "PushResponse",
+        "StreamAdapter",
+        "LabelPairAdapter",
+        "EntryAdapter",
+        "PushColumns",
+    )
     return {
         n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"logproto.{n}"))
         for n in names
@@ -88,3 +110,10 @@ PushResponse = _CLASSES["PushResponse"]
 StreamAdapter = _CLASSES["StreamAdapter"]
 LabelPairAdapter = _CLASSES["LabelPairAdapter"]
 EntryAdapter = _CLASSES["EntryAdapter"]
+PushColumns = _CLASSES["PushColumns"]
+"""A ``PushRequest`` read column-wise: each stream's ``entries`` is declared singular, and so
+is each entry's ``timestamp``, while their fields are repeated. Protobuf merges every
+occurrence of a singular message field into one, appending repeated fields, so one parse
+yields a stream's lines, seconds, nanos (and metadata) as flat lists, without one Python
+object per entry. Fields left at their default are absent from the wire, so the lists line up
+with the entries only when each has the entry's count (see ``sources/loki.py``)."""
