@@ -38,7 +38,7 @@ class Page:
     records each challenge in :attr:`challenges`."""
 
     def __init__(self, ws_url: str, credentials: tuple[str, str] | None, prompts: bool) -> None:
-        self._ws = connect(ws_url, max_size=None)
+        self._ws = connect(ws_url, max_size=None, legacy=True)  # closed in close()
         self._ids = count(1)
         self._answers: dict[int, dict[str, Any]] = {}
         self._arrived = threading.Condition()
