@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
+import uvicorn
 
 from logradar.schema import RECORD_SCHEMA, TIMESTAMP
 
@@ -33,3 +38,22 @@ def records(messages: list[str], ts: list[int], stream: str = "s", first: int = 
         ],
         schema=RECORD_SCHEMA,
     )
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn on a free port in a thread; yield ``host:port``."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
+from helpers import serve_app
 from logradar.config import Settings
 from logradar.pipeline import Pipeline
 from logradar.schema import ingest_table
@@ -99,28 +99,5 @@ def client_for() -> Iterator[Callable[[Harness], TestClient]]:
 @pytest.fixture
 def serve() -> Iterator[Callable[[Harness], str]]:
     """Serve a harness's app with a real uvicorn on a free port; return its base URL."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(h: Harness) -> str:
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(h.pipeline),
-                host="127.0.0.1",
-                port=0,
-                log_level="warning",
-                lifespan="off",
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
+    with ExitStack() as stack:
+        yield lambda h: f"http://{stack.enter_context(serve_app(create_app(h.pipeline)))}"

@@ -6,14 +6,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
+from helpers import serve_app
 from logradar.schema import now_ns
 from logradar.store import ALL_TEMPLATES
 from logradar.web import create_app
@@ -26,21 +24,8 @@ PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
 
 @pytest.fixture
 def base_url(pipeline) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(pipeline), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(pipeline)) as address:
+        yield f"http://{address}"
 
 
 def dump_dom(url: str, profile: str, virtual_ms: int) -> str:

@@ -9,7 +9,6 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from helpers import serve_app
 from logradar.config import ConfigError, Settings, load_config
 from logradar.schema import now_ns
 from logradar.sources.auth import Authenticator
@@ -287,20 +286,8 @@ def _free_port() -> int:
 def served(pipeline, tmp_path) -> Iterator[str]:
     """The app with auth on, served by uvicorn on a free port; its host:port."""
     secure(pipeline, tmp_path)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(pipeline), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(pipeline)) as address:
+        yield address
 
 
 def _scrape_config(target: str) -> str:
