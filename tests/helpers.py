@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -40,12 +41,15 @@ def records(messages: list[str], ts: list[int], stream: str = "s", first: int = 
     )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with a real uvicorn on a free port in a thread; yield ``host:port``."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
+def running(server: uvicorn.Server, stop_timeout: float = 10.0) -> Iterator[uvicorn.Server]:
+    """Run a uvicorn server in a thread until the block ends; wait until it has started."""
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -53,7 +57,15 @@ def serve_app(app: Any) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        yield server
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(stop_timeout)
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn on a free port in a thread; yield ``host:port``."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    with running(uvicorn.Server(config)) as server:
+        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"

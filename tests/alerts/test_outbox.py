@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
 
+from helpers import free_port
 from logradar.alerts import ConsoleChannel, Outbox, WebhookChannel, build_outbox
 from logradar.config import AlertsConfig
 from logradar.store import Store
@@ -17,12 +17,6 @@ T0 = 1_709_294_400 * S
 
 def status(store, alert_id):
     return next(r for r in store.list_alerts(limit=1000) if r["id"] == alert_id)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_retries_with_exponential_backoff_then_delivers(store, start_receiver, make_anomaly):

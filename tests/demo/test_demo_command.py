@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
+
 LOGRADAR = Path(sys.executable).with_name("logradar")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo(tmp_path: Path, *args: str) -> tuple[list[str], dict[str, str]]:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from helpers import records
 from logradar.config import ParamsConfig, load_config
 from logradar.detect.params import ParamsDetector
 from logradar.engine.core import DetectionCore
@@ -39,19 +40,7 @@ def traffic(rng, seconds: int, odd_at: int | None = None) -> pa.Table:
             seq += 1
             messages.append(f"GET /api/orders 200 took {latency} ms seq {seq}")
             ts.append(T0 + sec * SECOND + k * 100_000_000)
-    n = len(messages)
-    return pa.table(
-        [
-            pa.array(range(n), pa.int64()),
-            pa.array(["api"] * n),
-            pa.array(ts, pa.int64()).cast(TIMESTAMP),
-            pa.array(ts, pa.int64()).cast(TIMESTAMP),
-            pa.nulls(n, pa.string()),
-            pa.nulls(n, pa.string()),
-            pa.array(messages),
-        ],
-        schema=RECORD_SCHEMA,
-    )
+    return records(messages, ts, stream="api")
 
 
 def run(c: DetectionCore, table: pa.Table, batch: int = 500):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,17 +17,11 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from helpers import tank_rows
+from helpers import free_port, running, tank_rows
 from logradar.config import load_config
 from logradar.server import build_server
 
 T = 1_764_075_600_123_456_789
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -38,16 +29,9 @@ def server(tmp_path) -> Iterator:
     """``logradar up``'s uvicorn server and pipeline, on a free port in this process."""
     settings = load_config(data_dir=tmp_path / "data", server={"port": free_port()})
     pipeline, uv = build_server(settings)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    pipeline.url = f"http://127.0.0.1:{settings.server.port}"
-    yield pipeline
-    uv.should_exit = True
-    thread.join(30)
+    with running(uv, stop_timeout=30):
+        pipeline.url = f"http://127.0.0.1:{settings.server.port}"
+        yield pipeline
 
 
 def sdk_provider(url: str, resource: dict[str, str], **exporter_args) -> LoggerProvider:

@@ -7,7 +7,6 @@ import gzip
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,16 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers import free_port
 from logradar.commands.send import retry_after_seconds, send_command
 from logradar.commands.tail import tail_command
 from logradar.config import load_config
 from logradar.server import build_server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:

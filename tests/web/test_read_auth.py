@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from helpers import serve_app
+from helpers import free_port, serve_app
 from logradar.config import ConfigError, Settings, load_config
 from logradar.schema import now_ns
 from logradar.sources.auth import Authenticator
@@ -276,10 +275,6 @@ def test_a_warning_when_no_token_may_read(caplog):
 
 
 # A real Prometheus scraping /metrics -------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -310,7 +305,7 @@ def test_prometheus_scrapes_metrics_only_with_a_read_token(served, tmp_path):
         pytest.skip(reason)
     config = tmp_path / "prometheus.yml"
     config.write_text(_scrape_config(served))
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [
