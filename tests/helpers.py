@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import cramjam
 import pyarrow as pa
 import uvicorn
 
 from logradar.schema import RECORD_SCHEMA, TIMESTAMP
+from logradar.sources.proto.logproto import PushRequest
 
 
 def tank_rows(pipeline: Any) -> list[dict[str, Any]]:
@@ -69,3 +71,31 @@ def serve_app(app: Any) -> Iterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     with running(uvicorn.Server(config)) as server:
         yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+
+def promtail_body(streams: list[tuple[str, list[tuple[int, bytes, dict[str, str]]]]]) -> bytes:
+    """A push encoded the way Promtail sends it: logproto.PushRequest, snappy block format."""
+    request = PushRequest()
+    for selector, entries in streams:
+        stream = request.streams.add(labels=selector.encode())
+        for ns, line, metadata in entries:
+            entry = stream.entries.add(line=line)
+            entry.timestamp.seconds, entry.timestamp.nanos = divmod(ns, 10**9)
+            for name, value in metadata.items():
+                entry.structuredMetadata.add(name=name.encode(), value=value.encode())
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def otlp_json(records: list[dict], resource: list[dict] | None = None) -> dict:
+    return {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": resource or []},
+                "scopeLogs": [{"scope": {"name": "handwritten"}, "logRecords": records}],
+            }
+        ]
+    }
+
+
+def attr(key: str, value: dict) -> dict:
+    return {"key": key, "value": value}

@@ -46,6 +46,9 @@ SeverityName = Annotated[
 ]
 
 
+DEFAULT_MAX_LABELS = 128
+
+
 class ServerConfig(_Section):
     """The HTTP server: receivers, API, UI and metrics share one port."""
 
@@ -55,7 +58,22 @@ class ServerConfig(_Section):
         16 * 1024 * 1024, gt=0, description="Largest accepted request body; larger gets 413."
     )
     max_line_bytes: int = Field(
-        256 * 1024, gt=0, description="Longest accepted log line; longer lines are truncated."
+        256 * 1024, gt=0, description="Longest accepted log line (UTF-8 bytes); see long_lines."
+    )
+    long_lines: Literal["truncate", "reject"] = Field(
+        "truncate",
+        description="Lines over max_line_bytes: 'truncate' cuts them and marks them with "
+        "' …[truncated]' (counted in logradar_lines_truncated); 'reject' refuses the whole "
+        "request with 400 on HTTP receivers, and drops just those lines (counted in "
+        "logradar_lines_rejected) from syslog, file tail and LTS pull, which cannot answer.",
+    )
+    max_labels: int = Field(
+        DEFAULT_MAX_LABELS,
+        ge=1,
+        description="Most labels on one line (stream labels, structured metadata, attributes "
+        "and document fields together). HTTP receivers refuse a request with more (400; "
+        "Elasticsearch bulk fails just that item); syslog and LTS pull keep the first ones "
+        "and set the label logradar_labels_dropped to how many were left out.",
     )
 
 

@@ -25,6 +25,12 @@ class Metrics:
         self.lines_truncated = Counter(
             "logradar_lines_truncated", "Lines cut to the maximum line length.", registry=r
         )
+        self.lines_rejected = Counter(
+            "logradar_lines_rejected",
+            "Lines dropped by a limit from sources that cannot refuse (syslog, tail, LTS pull).",
+            ["source", "reason"],
+            registry=r,
+        )
         self.udp_dropped = Gauge(
             "logradar_syslog_udp_dropped",
             "Syslog UDP lines dropped (ingest refused or failed, queue full); only grows.",

@@ -9,6 +9,7 @@ none of them: the consumers replay from their committed offsets on the next star
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import threading
@@ -40,21 +41,39 @@ RETENTION_EVERY_SECONDS = 60.0
 PRESSURE_CHECK_SECONDS = 0.25
 
 
-def truncate_messages(table: pa.Table, max_bytes: int) -> tuple[pa.Table, int]:
-    """Cut messages longer than ``max_bytes`` (UTF-8) and mark them; return table and count."""
+def long_lines(table: pa.Table, max_bytes: int) -> pa.Array | None:
+    """Which messages are longer than ``max_bytes`` (UTF-8), or None when none is."""
     messages = table.column("message")
     if messages.nbytes <= max_bytes:  # all of them together fit: none is too long
+        return None
+    too_long = pc.greater(pc.binary_length(messages), max_bytes).combine_chunks()
+    return too_long if pc.any(too_long).as_py() else None
+
+
+def truncate_messages(table: pa.Table, max_bytes: int) -> tuple[pa.Table, int]:
+    """Cut messages longer than ``max_bytes`` (UTF-8) and mark them; return table and count."""
+    too_long = long_lines(table, max_bytes)
+    if too_long is None:
         return table, 0
-    too_long = pc.greater(pc.binary_length(messages), max_bytes)
-    count = pc.sum(too_long).as_py() or 0
-    if not count:
-        return table, 0
-    values = messages.to_pylist()
-    for i in pc.indices_nonzero(too_long.combine_chunks()).to_pylist():
+    values = table.column("message").to_pylist()
+    rows = pc.indices_nonzero(too_long).to_pylist()
+    for i in rows:
         cut = values[i].encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
         values[i] = cut + TRUNCATION_MARK
     index = table.schema.get_field_index("message")
-    return table.set_column(index, "message", pa.array(values, pa.string())), count
+    return table.set_column(index, "message", pa.array(values, pa.string())), len(rows)
+
+
+def long_lines_refusal(table: pa.Table, too_long: pa.Array, max_bytes: int) -> IngestError:
+    """The 400 for a request with lines over ``max_bytes`` when ``long_lines = "reject"``."""
+    rows = pc.indices_nonzero(too_long)
+    first = table.column("message")[rows[0].as_py()].as_py()
+    return IngestError(
+        400,
+        f"{len(rows)} of {table.num_rows} lines exceed server.max_line_bytes ({max_bytes} "
+        f"bytes); the first has {len(first.encode('utf-8'))} bytes and starts "
+        f"{first[:60]!r}; nothing was stored",
+    )
 
 
 class Pipeline:
@@ -103,7 +122,9 @@ class Pipeline:
                 settings, self.tank, self.store, self.metrics, on_anomalies=self._on_anomalies
             )
         self.auth = Authenticator(settings.auth, settings.auth_enabled)
-        self.sources = build_sources(settings.sources, settings.state_dir)
+        self.sources = build_sources(
+            settings.sources, settings.state_dir, settings.server.max_labels
+        )
         for source in self.sources:
             dropped = getattr(source, "dropped", None)
             if dropped is not None:
@@ -144,14 +165,34 @@ class Pipeline:
         if self._pressure is not None:
             raise self._pressure
 
-    def ingest(self, table: pa.Table, source: str) -> int:
-        """Apply backpressure and line limits, append durably; return the lines accepted."""
+    def ingest(self, table: pa.Table, source: str, *, drop_rejected: bool = False) -> int:
+        """Apply backpressure and line limits, append durably; return the lines accepted.
+
+        With ``server.long_lines = "reject"``, lines over the limit refuse the whole table
+        (400), or, with ``drop_rejected`` (sources that cannot answer), are dropped and counted.
+        """
         if table.num_rows == 0:
             return 0
         self.check_backpressure()
-        table, cut = truncate_messages(table, self.settings.server.max_line_bytes)
-        if cut:
-            self.metrics.lines_truncated.inc(cut)
+        cfg = self.settings.server
+        if cfg.long_lines == "truncate":
+            table, cut = truncate_messages(table, cfg.max_line_bytes)
+            if cut:
+                self.metrics.lines_truncated.inc(cut)
+        elif (too_long := long_lines(table, cfg.max_line_bytes)) is not None:
+            if not drop_rejected:
+                raise long_lines_refusal(table, too_long, cfg.max_line_bytes)
+            dropped = pc.sum(too_long).as_py()
+            self.metrics.lines_rejected.labels(source, "too_long").inc(dropped)
+            log.warning(
+                "%s: dropped %d lines over server.max_line_bytes (%d)",
+                source,
+                dropped,
+                cfg.max_line_bytes,
+            )
+            table = table.filter(pc.invert(too_long))
+            if table.num_rows == 0:
+                return 0
         self.tank.append(table)
         self.metrics.lines_accepted.labels(source).inc(table.num_rows)
         return table.num_rows
@@ -183,7 +224,7 @@ class Pipeline:
             thread.start()
             self._threads[name] = thread
         for source in self.sources:
-            source.start(self.ingest)
+            source.start(functools.partial(self.ingest, drop_rejected=True))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the threads (engine and archive drain first), then close files (once)."""

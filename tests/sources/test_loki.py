@@ -8,24 +8,11 @@ import json
 import cramjam
 import pytest
 
-from helpers import tank_rows
+from helpers import promtail_body, tank_rows
 from logradar.sources.proto.logproto import PushRequest
 
 PUSH = "/loki/api/v1/push"
 T = 1_764_075_600_123_456_789
-
-
-def promtail_body(streams: list[tuple[str, list[tuple[int, bytes, dict[str, str]]]]]) -> bytes:
-    """A push encoded the way Promtail sends it: logproto.PushRequest, snappy block format."""
-    request = PushRequest()
-    for selector, entries in streams:
-        stream = request.streams.add(labels=selector.encode())
-        for ns, line, metadata in entries:
-            entry = stream.entries.add(line=line)
-            entry.timestamp.seconds, entry.timestamp.nanos = divmod(ns, 10**9)
-            for name, value in metadata.items():
-                entry.structuredMetadata.add(name=name.encode(), value=value.encode())
-    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

@@ -86,7 +86,7 @@ def reference(body: bytes) -> list[dict]:
 
 
 def received(body: bytes) -> list[dict] | str:
-    push = _Push(LokiSourceConfig())
+    push = _Push(LokiSourceConfig(), max_labels=128)
     try:
         _from_protobuf(_snappy(body), push, 10**8)
     except IngestError as e:

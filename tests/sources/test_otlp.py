@@ -17,7 +17,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from helpers import free_port, running, tank_rows
+from helpers import attr, free_port, otlp_json, running, tank_rows
 from logradar.config import load_config
 from logradar.server import build_server
 
@@ -74,21 +74,6 @@ def test_sdk_exporter_gzip(server):
     provider.shutdown()
     rows = tank_rows(server)
     assert [(x["stream"], x["message"]) for x in rows] == [("svc_gz", "zipped")]
-
-
-def otlp_json(records: list[dict], resource: list[dict] | None = None) -> dict:
-    return {
-        "resourceLogs": [
-            {
-                "resource": {"attributes": resource or []},
-                "scopeLogs": [{"scope": {"name": "handwritten"}, "logRecords": records}],
-            }
-        ]
-    }
-
-
-def attr(key: str, value: dict) -> dict:
-    return {"key": key, "value": value}
 
 
 def test_handwritten_otlp_json(client):

@@ -69,6 +69,28 @@ def clean_json(value: Any) -> Any:
     return value
 
 
+#: The label that tells how many labels a line had beyond ``server.max_labels``.
+LABELS_DROPPED = "logradar_labels_dropped"
+
+
+def check_label_count(count: int, limit: int, where: str) -> None:
+    """Refuse (400) a line that would carry more than ``limit`` labels."""
+    if count > limit:
+        raise IngestError(
+            400, f"{where} has {count} labels; the limit is {limit} (server.max_labels)"
+        )
+
+
+def cap_labels(labels: dict[str, str], limit: int) -> dict[str, str]:
+    """``labels`` cut to ``limit`` for sources that cannot refuse: the first ``limit - 1``
+    (in sorted order) and :data:`LABELS_DROPPED` with how many were left out."""
+    if len(labels) <= limit:
+        return labels
+    kept = dict(sorted(labels.items())[: limit - 1])
+    kept[LABELS_DROPPED] = str(len(labels) - len(kept))
+    return kept
+
+
 def concat(tables: list[pa.Table]) -> pa.Table:
     """One ingest batch from per-stream batches (empty when there are none)."""
     return pa.concat_tables(tables) if tables else INGEST_SCHEMA.empty_table()

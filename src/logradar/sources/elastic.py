@@ -77,17 +77,26 @@ def es_error(status: int, reason: str, headers: dict[str, str] | None = None) ->
     return es_answer({"error": {"root_cause": [cause], **cause}, "status": status}, status, headers)
 
 
-def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested fields as dotted string labels; lists and other values as JSON."""
+def _same(value: str) -> str:
+    return value
+
+
+def flatten(doc: dict[str, Any], prefix: str = "", clean: bool = True) -> dict[str, str]:
+    """Nested fields as dotted string labels; lists and other values as JSON.
+
+    ``clean=False`` skips :func:`clean_text`, for documents whose JSON text has no ``\\u``
+    escape (only escapes can make lone surrogates).
+    """
+    text = clean_text if clean else _same
     out: dict[str, str] = {}
     for key, value in doc.items():
-        name = prefix + clean_text(str(key))
+        name = prefix + text(str(key))
         if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
+            out.update(flatten(value, name + ".", clean))
         elif isinstance(value, str):
-            out[name] = clean_text(value)
+            out[name] = text(value)
         elif value is not None:
-            out[name] = clean_text(json.dumps(value, ensure_ascii=False))
+            out[name] = text(json.dumps(value, ensure_ascii=False))
     return out
 
 
@@ -123,19 +132,22 @@ def _fields(source: str, default_ns: int) -> tuple[int, str, dict[str, str]]:
         key = "message" if "message" in doc else "log" if "log" in doc else None
         body = doc.get(key) if key else doc
         message = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        labels = flatten({k: v for k, v in doc.items() if k not in (key, "@timestamp")})
+        clean = "\\u" in source
+        fields = {k: v for k, v in doc.items() if k not in (key, "@timestamp")}
+        labels = flatten(fields, clean=clean)
     except json.JSONDecodeError as e:
         raise ValueError(f"failed to parse: {e}") from None
     except RecursionError:
         raise ValueError("failed to parse: the document is nested too deeply") from None
-    return ts, clean_text(message), labels
+    return ts, clean_text(message) if clean else message, labels
 
 
 class _Bulk:
     """The items of one bulk request and the lines of those that are valid."""
 
-    def __init__(self, path_index: str | None) -> None:
+    def __init__(self, path_index: str | None, max_labels: int) -> None:
         self.path_index = path_index
+        self.max_labels = max_labels
         self.received = now_ns()
         self.items: list[dict[str, Any]] = []
         self.id_prefix = secrets.token_urlsafe(9)
@@ -169,8 +181,15 @@ class _Bulk:
         except ValueError as e:
             self.fail(op, index, doc_id, 400, "mapper_parsing_exception", str(e))
             return
-        host = labels.get("host.name") or labels.get("host")
         labels["_index"] = index
+        if len(labels) > self.max_labels:
+            reason = (
+                f"Limit of total fields [{self.max_labels}] has been exceeded: the document has "
+                f"{len(labels)} (server.max_labels)"
+            )
+            self.fail(op, index, doc_id, 400, "illegal_argument_exception", reason)
+            return
+        host = labels.get("host.name") or labels.get("host")
         stream = self.streams.get(index) or self.streams.setdefault(
             index, stream_name_from(index, DEFAULT_STREAM)
         )
@@ -191,9 +210,32 @@ class _Bulk:
         )
 
 
-def _parse_bulk(text: str, path_index: str | None) -> _Bulk:
-    bulk = _Bulk(path_index)
+def _action(line: str, number: int) -> tuple[str, dict[str, Any]]:
+    """The operation and metadata of an action line (400 for the whole request if malformed)."""
+    try:
+        action = json.loads(line)
+    except (ValueError, RecursionError):
+        raise IngestError(
+            400, f"Malformed action/metadata line [{number}], expected START_OBJECT"
+        ) from None
+    if not (isinstance(action, dict) and len(action) == 1):
+        raise IngestError(
+            400, f"Malformed action/metadata line [{number}], expected one action object"
+        )
+    op, meta = next(iter(action.items()))
+    if op not in ("index", "create", "update", "delete") or not isinstance(meta, dict):
+        raise IngestError(
+            400,
+            f"Malformed action/metadata line [{number}], expected field [create], "
+            f"[delete], [index] or [update] with an object",
+        )
+    return op, meta
+
+
+def _parse_bulk(text: str, path_index: str | None, max_labels: int) -> _Bulk:
+    bulk = _Bulk(path_index, max_labels)
     lines = text.split("\n")
+    actions: dict[str, tuple[str, dict[str, Any]]] = {}  # shippers repeat the same few
     i = 0
     while i < len(lines):
         number = i + 1
@@ -201,23 +243,8 @@ def _parse_bulk(text: str, path_index: str | None) -> _Bulk:
         i += 1
         if not line:
             continue
-        try:
-            action = json.loads(line)
-        except (ValueError, RecursionError):
-            raise IngestError(
-                400, f"Malformed action/metadata line [{number}], expected START_OBJECT"
-            ) from None
-        if not (isinstance(action, dict) and len(action) == 1):
-            raise IngestError(
-                400, f"Malformed action/metadata line [{number}], expected one action object"
-            )
-        op, meta = next(iter(action.items()))
-        if op not in ("index", "create", "update", "delete") or not isinstance(meta, dict):
-            raise IngestError(
-                400,
-                f"Malformed action/metadata line [{number}], expected field [create], "
-                f"[delete], [index] or [update] with an object",
-            )
+        known = actions.get(line)
+        op, meta = known if known is not None else actions.setdefault(line, _action(line, number))
         if op == "delete":
             bulk.add(op, meta, "")
             continue
@@ -231,9 +258,9 @@ def _parse_bulk(text: str, path_index: str | None) -> _Bulk:
 async def post_bulk(request: Request) -> Response:
     started = time.monotonic()
     try:
-        limit = pipeline_of(request).settings.server.max_body_bytes
-        body = await read_body(request, limit)
-        bulk = _parse_bulk(decode_text(body), request.path_params.get("index"))
+        server = pipeline_of(request).settings.server
+        body = await read_body(request, server.max_body_bytes)
+        bulk = _parse_bulk(decode_text(body), request.path_params.get("index"), server.max_labels)
         await ingest(request, bulk.table(), "elastic")
     except IngestError as e:
         return es_error(e.status, e.reason, e.headers)

@@ -30,6 +30,7 @@ from logradar.config import LokiSourceConfig
 from logradar.schema import ingest_table, now_ns
 from logradar.sources.common import (
     IngestError,
+    check_label_count,
     clean_text,
     concat,
     decode_text,
@@ -72,8 +73,9 @@ def parse_selector(text: str) -> dict[str, str]:
 class _Push:
     """Collects the lines of one push, one batch per Loki stream."""
 
-    def __init__(self, cfg: LokiSourceConfig) -> None:
+    def __init__(self, cfg: LokiSourceConfig, max_labels: int) -> None:
         self.cfg = cfg
+        self.max_labels = max_labels
         self.default = stream_name_from(cfg.default_stream, "loki")
         self.received = now_ns()
         self.tables: list[pa.Table] = []
@@ -90,11 +92,15 @@ class _Push:
         messages: list[str] | pa.Array,
         ts: list[int] | pa.Array,
         metadata: list[dict[str, str] | None],
+        where: str,
     ) -> None:
         if not len(messages):
             return
+        check_label_count(len(labels), self.max_labels, where)
         line_labels: dict[str, str] | list[str | None] = labels
         if any(metadata):
+            most = max(len(labels.keys() | meta.keys()) for meta in metadata if meta)
+            check_label_count(most, self.max_labels, f"an entry of {where}")
             encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
             line_labels = [
                 json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False)
@@ -177,7 +183,7 @@ def _from_json(body: bytes, push: _Push) -> None:
             metadata.append(
                 _string_map(entry[2], f"{where}.values[{j}][2]") if len(entry) == 3 else None
             )
-        push.add(labels, text_array(messages), ts, metadata)
+        push.add(labels, text_array(messages), ts, metadata, where)
 
 
 def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
@@ -201,7 +207,7 @@ def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
             raise IngestError(400, f"streams[{i}]: {e}") from None
         fast = None if columns is None else _entry_columns(columns[i], len(stream.entries))
         if fast is not None:
-            push.add(labels, utf8_array(fast[0]), fast[1], [None] * len(fast[0]))
+            push.add(labels, utf8_array(fast[0]), fast[1], [None] * len(fast[0]), f"streams[{i}]")
             continue
         ts: list[int] = []
         lines: list[bytes] = []
@@ -217,7 +223,7 @@ def _from_protobuf(body: bytes, push: _Push, limit: int) -> None:
         if ts and not (min(ts) >= 0 and max(ts) < 2**63):
             j = next(j for j, ns in enumerate(ts) if not 0 <= ns < 2**63)
             raise IngestError(400, f"streams[{i}].entries[{j}]: timestamp is out of range")
-        push.add(labels, utf8_array(lines), ts, metadata)
+        push.add(labels, utf8_array(lines), ts, metadata, f"streams[{i}]")
 
 
 def _entry_columns(stream: Any, entries: int) -> tuple[list[bytes], pa.Array] | None:
@@ -246,7 +252,7 @@ async def push(request: Request) -> Response:
         if request.headers.get("content-encoding", "").strip().lower() == "snappy":
             request = _without_content_encoding(request)
         body = await read_body(request, limit)
-        collected = _Push(pipeline.settings.sources.loki)
+        collected = _Push(pipeline.settings.sources.loki, pipeline.settings.server.max_labels)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             _from_json(body, collected)

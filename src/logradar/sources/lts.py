@@ -23,6 +23,7 @@ from starlette.routing import Route
 from logradar.schema import InvalidStreamName, ingest_table, validate_stream_name
 from logradar.sources.common import (
     IngestError,
+    check_label_count,
     clean_json,
     decode_text,
     ingest,
@@ -93,8 +94,8 @@ def _validate(adapter: TypeAdapter, body: bytes):
 async def _report(request: Request, high_accuracy: bool) -> JSONResponse:
     try:
         stream = validate_stream_name(request.path_params["log_stream_id"])
-        limit = pipeline_of(request).settings.server.max_body_bytes
-        body = await read_body(request, limit)
+        server = pipeline_of(request).settings.server
+        body = await read_body(request, server.max_body_bytes)
         if high_accuracy:
             parsed = _validate(_HIGH_ACCURACY, body)
             messages = [item.log for item in parsed.contents]
@@ -103,6 +104,7 @@ async def _report(request: Request, high_accuracy: bool) -> JSONResponse:
             parsed = _validate(_CONTENTS, body)
             messages = parsed.contents
             ts = parsed.log_time_ns
+        check_label_count(len(parsed.labels), server.max_labels, "the body's labels")
         host = next((parsed.labels[k] for k in HOST_LABELS if k in parsed.labels), None)
         table = ingest_table(stream, messages, ts, host=host, labels=parsed.labels)
         await ingest(request, table, "lts")

@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 
-from logradar.config import LtsPullSourceConfig
+from logradar.config import DEFAULT_MAX_LABELS, LtsPullSourceConfig
 from logradar.schema import ingest_table, now_ns, validate_stream_name
 from logradar.sources import huawei_signer
 from logradar.sources.base import IngestFn
-from logradar.sources.common import IngestError
+from logradar.sources.common import IngestError, cap_labels
 from logradar.sources.lts import HOST_LABELS
 
 log = logging.getLogger("logradar.lts_pull")
@@ -53,13 +53,29 @@ def line_ts(line_num: str, labels: dict[str, Any], default_ns: int) -> int:
     return default_ns
 
 
+def _item_problem(item: Any) -> str | None:
+    """What makes ``item`` not a log entry of the documented shape, or None."""
+    if not isinstance(item, dict):
+        return "that is not an object"
+    if not isinstance(item.get("line_num"), str | int) or isinstance(item["line_num"], bool):
+        return "without a line_num"
+    if not isinstance(item.get("content", ""), str):
+        return "whose content is not a string"
+    if not isinstance(item.get("labels") or {}, dict):
+        return "whose labels are not an object"
+    return None
+
+
 class LtsPullSource:
     """Polls one LTS log stream into one logradar stream; see the module docstring."""
 
     name = "lts_pull"
 
-    def __init__(self, cfg: LtsPullSourceConfig, state_path: Path) -> None:
+    def __init__(
+        self, cfg: LtsPullSourceConfig, state_path: Path, max_labels: int = DEFAULT_MAX_LABELS
+    ) -> None:
         self.cfg = cfg
+        self.max_labels = max_labels
         self.state_path = Path(state_path)
         self.stream = cfg.stream or cfg.log_stream_id
         self.url = cfg.endpoint.rstrip("/") + QUERY_PATH.format(
@@ -198,8 +214,12 @@ class LtsPullSource:
             logs = response.json().get("logs") or []
         except (ValueError, AttributeError):
             raise LtsQueryError(f"LTS answer is not JSON: {response.text[:200]}") from None
-        if not all(isinstance(item, dict) and "line_num" in item for item in logs):
-            raise LtsQueryError("LTS answer has log entries without line_num")
+        if not isinstance(logs, list):
+            raise LtsQueryError("LTS answer's logs is not a list")
+        for item in logs:
+            problem = _item_problem(item)
+            if problem:
+                raise LtsQueryError(f"LTS answer has a log entry {problem}: {str(item)[:200]}")
         return logs
 
     def _ingest_reliably(self, ingest: IngestFn, logs: list[dict[str, Any]]) -> None:
@@ -210,7 +230,8 @@ class LtsPullSource:
             messages.append(str(item.get("content", "")))
             ts.append(line_ts(str(item["line_num"]), item_labels, received))
             hosts.append(next((item_labels[k] for k in HOST_LABELS if k in item_labels), None))
-            labels.append(json.dumps(item_labels, sort_keys=True) if item_labels else None)
+            capped = cap_labels(item_labels, self.max_labels)
+            labels.append(json.dumps(capped, sort_keys=True) if capped else None)
         table = ingest_table(self.stream, messages, ts, host=hosts, labels=labels)
         delay = 0.2
         while True:

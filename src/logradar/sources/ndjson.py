@@ -29,6 +29,7 @@ from logradar.schema import (
 )
 from logradar.sources.common import (
     IngestError,
+    check_label_count,
     clean_text,
     decode_text,
     ingest,
@@ -46,7 +47,7 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
+def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: int) -> pa.Table:
     streams: list[str] = []
     ts: list[int] = []
     hosts: list[str | None] = []
@@ -84,6 +85,8 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int) -> pa.Table:
             isinstance(line_labels, dict) and all(isinstance(v, str) for v in line_labels.values())
         ):
             raise IngestError(400, f"line {lineno}: 'labels' must map strings to strings")
+        if line_labels:
+            check_label_count(len(line_labels), max_labels, f"line {lineno}")
         try:
             ts.append(parse_ts(obj.get("ts"), received_ns))
         except ValueError as e:
@@ -110,13 +113,13 @@ async def post_logs(request: Request) -> JSONResponse:
     try:
         query_stream = request.query_params.get("stream", DEFAULT_STREAM)
         validate_stream_name(query_stream)
-        limit = pipeline_of(request).settings.server.max_body_bytes
-        body = await read_body(request, limit)
+        server = pipeline_of(request).settings.server
+        body = await read_body(request, server.max_body_bytes)
         text = decode_text(body)
         content_type = request.headers.get("content-type", "text/plain").split(";")[0].strip()
         received = now_ns()
         if content_type in ("application/x-ndjson", "application/json", "application/jsonl"):
-            table = _ndjson_table(text, query_stream, received)
+            table = _ndjson_table(text, query_stream, received, server.max_labels)
         elif content_type == "text/plain":
             lines = [line for line in split_lines(text) if line.strip()]
             host = request.query_params.get("host")

@@ -37,6 +37,7 @@ from starlette.routing import Route
 from logradar.schema import ingest_table, now_ns
 from logradar.sources.common import (
     IngestError,
+    check_label_count,
     clean_json,
     clean_text,
     concat,
@@ -121,7 +122,7 @@ def severity(record: Any) -> str | None:
     return SEVERITY_NAMES[min((number - 1) // 4, 5)] if number > 0 else None
 
 
-def _records_table(request: Any) -> pa.Table:
+def _records_table(request: Any, max_labels: int) -> pa.Table:
     received = now_ns()
     tables: list[pa.Table] = []
     for r, resource_logs in enumerate(request.resource_logs):
@@ -130,9 +131,9 @@ def _records_table(request: Any) -> pa.Table:
         messages: list[str] = []
         times: list[int] = []
         labels: list[str | None] = []
-        for scope_logs in resource_logs.scope_logs:
+        for s, scope_logs in enumerate(resource_logs.scope_logs):
             scope_name = _text(scope_logs.scope.name)
-            for record in scope_logs.log_records:
+            for k, record in enumerate(scope_logs.log_records):
                 ts = record.time_unix_nano or record.observed_time_unix_nano or received
                 if ts >= 2**63:
                     raise IngestError(400, f"resourceLogs[{r}]: a timestamp is out of range")
@@ -145,6 +146,8 @@ def _records_table(request: Any) -> pa.Table:
                     "span_id": record.span_id.hex(),
                 }
                 line.update((k, v) for k, v in extra.items() if v)
+                where = f"resourceLogs[{r}].scopeLogs[{s}].logRecords[{k}]"
+                check_label_count(len(line), max_labels, where)
                 messages.append(
                     body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
                 )
@@ -221,9 +224,10 @@ async def export_logs(request: Request) -> Response:
     try:
         if content_type not in (PROTOBUF, JSON):
             raise IngestError(415, f"unsupported Content-Type {content_type!r}: use {PROTOBUF}")
-        limit = pipeline_of(request).settings.server.max_body_bytes
-        body = await read_body(request, limit)
-        await ingest(request, _records_table(_parse(body, content_type)), "otlp")
+        server = pipeline_of(request).settings.server
+        body = await read_body(request, server.max_body_bytes)
+        table = _records_table(_parse(body, content_type), server.max_labels)
+        await ingest(request, table, "otlp")
     except IngestError as e:
         code = _GRPC_CODES.get(e.status, 2)
         status = status_pb2.Status(code=code, message=clean_text(e.reason))

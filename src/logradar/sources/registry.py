@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logradar.config import SourcesConfig
+from logradar.config import DEFAULT_MAX_LABELS, SourcesConfig
 from logradar.sources.base import Source
 
 
-def build_sources(cfg: SourcesConfig, state_dir: Path) -> list[Source]:
-    """The sources ``cfg`` enables; their position files go in ``state_dir``.
+def build_sources(
+    cfg: SourcesConfig, state_dir: Path, max_labels: int = DEFAULT_MAX_LABELS
+) -> list[Source]:
+    """The sources ``cfg`` enables; their position files go in ``state_dir``; lines with
+    more than ``max_labels`` labels keep the first ones (see ``server.max_labels``).
 
     Nothing is bound or started here: the pipeline calls ``start(ingest)`` on each.
     """
@@ -17,7 +20,7 @@ def build_sources(cfg: SourcesConfig, state_dir: Path) -> list[Source]:
     if cfg.syslog.enabled:
         from logradar.sources.syslog import SyslogSource
 
-        sources.append(SyslogSource(cfg.syslog))
+        sources.append(SyslogSource(cfg.syslog, max_labels))
     if cfg.tail.paths:
         from logradar.sources.tail import TailSource
 
@@ -26,5 +29,5 @@ def build_sources(cfg: SourcesConfig, state_dir: Path) -> list[Source]:
         from logradar.sources.lts_pull import LtsPullSource
 
         name = cfg.lts_pull.stream or cfg.lts_pull.log_stream_id or "lts"
-        sources.append(LtsPullSource(cfg.lts_pull, state_dir / f"lts_pull-{name}.json"))
+        sources.append(LtsPullSource(cfg.lts_pull, state_dir / f"lts_pull-{name}.json", max_labels))
     return sources

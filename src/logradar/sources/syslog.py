@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from logradar.config import SyslogSourceConfig
+from logradar.config import DEFAULT_MAX_LABELS, SyslogSourceConfig
 from logradar.parse.levels import SYSLOG_SEVERITY
 from logradar.schema import INGEST_SCHEMA, TIMESTAMP, now_ns, validate_stream_name
 from logradar.sources.base import IngestFn
-from logradar.sources.common import IngestError
+from logradar.sources.common import IngestError, cap_labels
 
 log = logging.getLogger("logradar.syslog")
 
@@ -207,8 +207,9 @@ def _bsd_ns(match: re.Match[str], received_ns: int) -> int:
 class _Batch:
     """Parsed messages collected for one ingest call."""
 
-    def __init__(self, stream: str | None) -> None:
+    def __init__(self, stream: str | None, max_labels: int) -> None:
         self.stream = stream
+        self.max_labels = max_labels
         self.rows: list[SyslogMessage] = []
         self.started = 0.0
         self.bytes = 0
@@ -237,7 +238,12 @@ class _Batch:
                 pa.array([received] * len(rows), pa.int64()).cast(TIMESTAMP),
                 pa.array([r.host for r in rows], pa.string()),
                 pa.array(
-                    [json.dumps(r.labels, sort_keys=True) if r.labels else None for r in rows],
+                    [
+                        json.dumps(cap_labels(r.labels, self.max_labels), sort_keys=True)
+                        if r.labels
+                        else None
+                        for r in rows
+                    ],
                     pa.string(),
                 ),
                 pa.array([r.message for r in rows], pa.string()),
@@ -251,8 +257,9 @@ class SyslogSource:
 
     name = "syslog"
 
-    def __init__(self, cfg: SyslogSourceConfig) -> None:
+    def __init__(self, cfg: SyslogSourceConfig, max_labels: int = DEFAULT_MAX_LABELS) -> None:
         self.cfg = cfg
+        self.max_labels = max_labels
         self.dropped = 0
         self.received = 0
         self.udp_port: int | None = None
@@ -261,7 +268,7 @@ class SyslogSource:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
-        self._udp_batch = _Batch(cfg.stream)
+        self._udp_batch = _Batch(cfg.stream, max_labels)
         self._udp_wake = threading.Event()
         self._connections = threading.BoundedSemaphore(MAX_TCP_CONNECTIONS)
         self._ingest: IngestFn | None = None
@@ -381,7 +388,7 @@ class SyslogSource:
             self._spawn(f"conn-{peer[0]}", self._serve_connection, conn, peer[0])
 
     def _serve_connection(self, conn: socket.socket, peer: str) -> None:
-        batch = _Batch(self.cfg.stream)
+        batch = _Batch(self.cfg.stream, self.max_labels)
         framer = _Framer()
         conn.settimeout(_POLL)
         try:
