@@ -48,8 +48,9 @@ def settings_or_exit(config_path: Path | None, **overrides: Any) -> Settings:
 def main() -> None:
     """logradar: real-time log anomaly detection.
 
-    Ingest logs (Huawei LTS API, NDJSON, text), keep them durably, archive them as Parquet,
-    mine templates, detect anomalies and alert — in one process.
+    Ingest logs (Huawei LTS, Loki push, Elasticsearch bulk, OTLP/HTTP, syslog, NDJSON and
+    text, file tail, LTS pull), keep them durably, archive them as Parquet, mine templates,
+    detect anomalies and alert — in one process (or with the engine on Spark).
     """
 
 

@@ -127,6 +127,14 @@ def test_malformed_action_lines_reject_the_whole_request(client, body):
     assert tank_rows(p) == []
 
 
+@pytest.mark.parametrize("body", ["", "\n\n", "  \n"])
+def test_a_bulk_without_actions_is_refused_as_elasticsearch_does(client, body):
+    c, _ = client
+    r = c.post("/_bulk", content=body, headers=NDJSON)
+    assert r.status_code == 400
+    assert r.json()["error"]["reason"] == "Validation Failed: 1: no requests added;"
+
+
 @pytest.mark.parametrize(
     ("index", "stream"),
     [

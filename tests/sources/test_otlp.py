@@ -168,6 +168,8 @@ def test_bad_requests_get_a_status_message_and_nothing_is_kept(client, content_t
     else:
         answer = json_format.Parse(r.text, status_pb2.Status())
     assert answer.code == 3 and answer.message
+    if status == 415:
+        assert "application/x-protobuf or application/json" in answer.message
     assert tank_rows(p) == []
 
 

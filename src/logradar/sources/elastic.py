@@ -252,6 +252,8 @@ def _parse_bulk(text: str, path_index: str | None, max_labels: int) -> _Bulk:
             raise IngestError(400, f"action on line [{number}] has no source document")
         bulk.add(op, meta, lines[i])
         i += 1
+    if not bulk.items:
+        raise IngestError(400, "Validation Failed: 1: no requests added;")
     return bulk
 
 

@@ -223,7 +223,9 @@ async def export_logs(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type not in (PROTOBUF, JSON):
-            raise IngestError(415, f"unsupported Content-Type {content_type!r}: use {PROTOBUF}")
+            raise IngestError(
+                415, f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}"
+            )
         server = pipeline_of(request).settings.server
         body = await read_body(request, server.max_body_bytes)
         table = _records_table(_parse(body, content_type), server.max_labels)
