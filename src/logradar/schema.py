@@ -10,10 +10,12 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("ns", tz="UTC")
@@ -59,6 +61,16 @@ def now_ns() -> int:
     return int(datetime.now(UTC).timestamp() * 1e9)
 
 
+def labels_json(labels: Mapping[str, str]) -> str | None:
+    """A line's labels as the tank stores them: a JSON object, keys sorted (None if empty)."""
+    if not labels:
+        return None
+    try:
+        return orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # lone surrogates: json escapes them
+        return json.dumps(labels, sort_keys=True)
+
+
 def ingest_table(
     stream: str,
     messages: list[str] | pa.Array,
@@ -75,7 +87,7 @@ def ingest_table(
     n = len(messages)
     ingest_ns = now_ns() if ingest_ns is None else ingest_ns
     if isinstance(labels, dict):
-        labels = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
+        labels = labels_json(labels)
     return pa.table(
         [
             _column(stream, pa.string(), n),

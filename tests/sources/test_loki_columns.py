@@ -9,8 +9,6 @@ and a field written twice in one entry (non-canonical, but valid protobuf).
 
 from __future__ import annotations
 
-import json
-
 import cramjam
 import pyarrow as pa
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logradar.config import LokiSourceConfig
+from logradar.schema import labels_json
 from logradar.sources.common import IngestError, decode_text
 from logradar.sources.loki import _from_protobuf, _Push, parse_selector
 from logradar.sources.proto.logproto import PushRequest
@@ -77,9 +76,7 @@ def reference(body: bytes) -> list[dict]:
                 {
                     "ts": stamp.seconds * 1_000_000_000 + stamp.nanos,
                     "message": decode_text(entry.line),
-                    "labels": json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False)
-                    if {**labels, **meta}
-                    else None,
+                    "labels": labels_json({**labels, **meta}),
                 }
             )
     return rows

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from starlette.concurrency import run_in_threadpool
@@ -152,6 +154,19 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
             return b"".join(parts)
         if encoding != "gzip":
             raise IngestError(400, f"body has data after the end of the {encoding} stream")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON with orjson (several times faster); what it refuses (lone surrogates,
+    ``NaN``, invalid UTF-8 in bytes, nesting beyond 1,024) goes to the standard library's
+    parser, whose result or error (``ValueError``, ``RecursionError``) is returned as before.
+
+    One difference remains: an integer beyond 64 bits becomes a float.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(decode_text(text) if isinstance(text, bytes) else text)
 
 
 def decode_text(body: bytes) -> str:

@@ -30,13 +30,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from logradar.schema import ingest_table, now_ns
+from logradar.schema import ingest_table, labels_json, now_ns
 from logradar.sources.common import (
     IngestError,
     clean_text,
     concat,
     decode_text,
     ingest,
+    loads,
     parse_ts,
     pipeline_of,
     read_body,
@@ -125,7 +126,7 @@ def _event_ns(value: Any, default_ns: int) -> int:
 def _fields(source: str, default_ns: int) -> tuple[int, str, dict[str, str]]:
     """Event time, message and flattened labels of one source document."""
     try:
-        doc = json.loads(source)
+        doc = loads(source)
         if not isinstance(doc, dict):
             raise ValueError("failed to parse: the document is not a JSON object")
         ts = _event_ns(doc.get("@timestamp"), default_ns)
@@ -197,7 +198,7 @@ class _Bulk:
         messages.append(message)
         times.append(ts)
         hosts.append(host)
-        label_col.append(json.dumps(labels, sort_keys=True, ensure_ascii=False))
+        label_col.append(labels_json(labels))
         result = {"_index": index, "_id": doc_id, "_version": 1, "result": "created"}
         self.items.append({op: {**result, "status": 201}})
 
@@ -213,7 +214,7 @@ class _Bulk:
 def _action(line: str, number: int) -> tuple[str, dict[str, Any]]:
     """The operation and metadata of an action line (400 for the whole request if malformed)."""
     try:
-        action = json.loads(line)
+        action = loads(line)
     except (ValueError, RecursionError):
         raise IngestError(
             400, f"Malformed action/metadata line [{number}], expected START_OBJECT"

@@ -27,7 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from logradar.config import LokiSourceConfig
-from logradar.schema import ingest_table, now_ns
+from logradar.schema import ingest_table, labels_json, now_ns
 from logradar.sources.common import (
     IngestError,
     check_label_count,
@@ -35,6 +35,7 @@ from logradar.sources.common import (
     concat,
     decode_text,
     ingest,
+    loads,
     pipeline_of,
     read_body,
     stream_name_from,
@@ -101,12 +102,9 @@ class _Push:
         if any(metadata):
             most = max(len(labels.keys() | meta.keys()) for meta in metadata if meta)
             check_label_count(most, self.max_labels, f"an entry of {where}")
-            encoded = json.dumps(labels, sort_keys=True, ensure_ascii=False) if labels else None
+            encoded = labels_json(labels)
             line_labels = [
-                json.dumps({**labels, **meta}, sort_keys=True, ensure_ascii=False)
-                if meta
-                else encoded
-                for meta in metadata
+                labels_json({**labels, **meta}) if meta else encoded for meta in metadata
             ]
         host = next((labels[k] for k in HOST_LABELS if labels.get(k)), None)
         self.tables.append(
@@ -147,7 +145,7 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
 
 def _from_json(body: bytes, push: _Push) -> None:
     try:
-        doc = json.loads(decode_text(body))
+        doc = loads(body)
     except ValueError as e:  # JSONDecodeError, or an integer too long to convert
         raise IngestError(400, f"invalid JSON push: {e}") from None
     except RecursionError:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from logradar.config import DEFAULT_MAX_LABELS, LtsPullSourceConfig
-from logradar.schema import ingest_table, now_ns, validate_stream_name
+from logradar.schema import ingest_table, labels_json, now_ns, validate_stream_name
 from logradar.sources import huawei_signer
 from logradar.sources.base import IngestFn
 from logradar.sources.common import IngestError, cap_labels
@@ -230,8 +230,7 @@ class LtsPullSource:
             messages.append(str(item.get("content", "")))
             ts.append(line_ts(str(item["line_num"]), item_labels, received))
             hosts.append(next((item_labels[k] for k in HOST_LABELS if k in item_labels), None))
-            capped = cap_labels(item_labels, self.max_labels)
-            labels.append(json.dumps(capped, sort_keys=True) if capped else None)
+            labels.append(labels_json(cap_labels(item_labels, self.max_labels)))
         table = ingest_table(self.stream, messages, ts, host=hosts, labels=labels)
         delay = 0.2
         while True:

@@ -24,6 +24,7 @@ from logradar.schema import (
     TIMESTAMP,
     InvalidStreamName,
     ingest_table,
+    labels_json,
     now_ns,
     validate_stream_name,
 )
@@ -33,6 +34,7 @@ from logradar.sources.common import (
     clean_text,
     decode_text,
     ingest,
+    loads,
     parse_ts,
     pipeline_of,
     read_body,
@@ -58,7 +60,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except json.JSONDecodeError as e:
             raise IngestError(400, f"line {lineno}: not valid JSON ({e.msg})") from None
         except (ValueError, RecursionError):  # a number too long, or nesting too deep
@@ -93,7 +95,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
             raise IngestError(400, f"line {lineno}: {e}") from None
         streams.append(stream)
         hosts.append(clean_text(host) if host is not None else None)
-        labels.append(json.dumps(line_labels, sort_keys=True) if line_labels else None)
+        labels.append(labels_json(line_labels) if line_labels else None)
         messages.append(clean_text(message))
     n = len(messages)
     return pa.table(

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from logradar.schema import ingest_table, now_ns
+from logradar.schema import ingest_table, labels_json, now_ns
 from logradar.sources.common import (
     IngestError,
     check_label_count,
@@ -43,6 +43,7 @@ from logradar.sources.common import (
     concat,
     decode_text,
     ingest,
+    loads,
     pipeline_of,
     read_body,
     stream_name_from,
@@ -152,9 +153,7 @@ def _records_table(request: Any, max_labels: int) -> pa.Table:
                     body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
                 )
                 times.append(ts)
-                labels.append(
-                    json.dumps(line, sort_keys=True, ensure_ascii=False) if line else None
-                )
+                labels.append(labels_json(line))
         if messages:
             host = resource.get("host.name")
             tables.append(
@@ -196,7 +195,7 @@ def _parse(body: bytes, content_type: str) -> Any:
         except DecodeError as e:
             raise IngestError(400, f"invalid ExportLogsServiceRequest: {e}") from None
     try:
-        doc = clean_json(json.loads(decode_text(body)))
+        doc = clean_json(loads(body))
     except ValueError as e:  # JSONDecodeError, or an integer too long to convert
         raise IngestError(400, f"invalid JSON: {e}") from None
     except RecursionError:

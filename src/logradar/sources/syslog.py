@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -28,7 +27,7 @@ import pyarrow as pa
 
 from logradar.config import DEFAULT_MAX_LABELS, SyslogSourceConfig
 from logradar.parse.levels import SYSLOG_SEVERITY
-from logradar.schema import INGEST_SCHEMA, TIMESTAMP, now_ns, validate_stream_name
+from logradar.schema import INGEST_SCHEMA, TIMESTAMP, labels_json, now_ns, validate_stream_name
 from logradar.sources.base import IngestFn
 from logradar.sources.common import IngestError, cap_labels
 
@@ -238,12 +237,7 @@ class _Batch:
                 pa.array([received] * len(rows), pa.int64()).cast(TIMESTAMP),
                 pa.array([r.host for r in rows], pa.string()),
                 pa.array(
-                    [
-                        json.dumps(cap_labels(r.labels, self.max_labels), sort_keys=True)
-                        if r.labels
-                        else None
-                        for r in rows
-                    ],
+                    [labels_json(cap_labels(r.labels, self.max_labels)) for r in rows],
                     pa.string(),
                 ),
                 pa.array([r.message for r in rows], pa.string()),
