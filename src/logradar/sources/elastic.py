@@ -78,17 +78,13 @@ def es_error(status: int, reason: str, headers: dict[str, str] | None = None) ->
     return es_answer({"error": {"root_cause": [cause], **cause}, "status": status}, status, headers)
 
 
-def _same(value: str) -> str:
-    return value
-
-
 def flatten(doc: dict[str, Any], prefix: str = "", clean: bool = True) -> dict[str, str]:
     """Nested fields as dotted string labels; lists and other values as JSON.
 
     ``clean=False`` skips :func:`clean_text`, for documents whose JSON text has no ``\\u``
     escape (only escapes can make lone surrogates).
     """
-    text = clean_text if clean else _same
+    text = clean_text if clean else str
     out: dict[str, str] = {}
     for key, value in doc.items():
         name = prefix + text(str(key))

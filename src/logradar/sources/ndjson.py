@@ -95,7 +95,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
             raise IngestError(400, f"line {lineno}: {e}") from None
         streams.append(stream)
         hosts.append(clean_text(host) if host is not None else None)
-        labels.append(labels_json(line_labels) if line_labels else None)
+        labels.append(labels_json(line_labels or {}))
         messages.append(clean_text(message))
     n = len(messages)
     return pa.table(
