@@ -49,7 +49,7 @@ def test_a_read_seeks_by_offset_instead_of_scanning_every_segment(tmp_path):
     the engine fell behind after a few minutes at 250k lines/s)."""
     tank = SqliteTank(tmp_path / "t.db")
     conn = sqlite3.connect(tmp_path / "t.db")
-    plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _READ, (5, 4)))
+    plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _READ, (4,)))
     assert "SCAN" not in plan and "SEARCH segments USING INTEGER PRIMARY KEY" in plan
     tank.close()
 

@@ -240,8 +240,9 @@ def _parse_bulk(text: str, path_index: str | None, max_labels: int) -> _Bulk:
         i += 1
         if not line:
             continue
-        known = actions.get(line)
-        op, meta = known if known is not None else actions.setdefault(line, _action(line, number))
+        if line not in actions:
+            actions[line] = _action(line, number)
+        op, meta = actions[line]
         if op == "delete":
             bulk.add(op, meta, "")
             continue

@@ -87,8 +87,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
             isinstance(line_labels, dict) and all(isinstance(v, str) for v in line_labels.values())
         ):
             raise IngestError(400, f"line {lineno}: 'labels' must map strings to strings")
-        if line_labels:
-            check_label_count(len(line_labels), max_labels, f"line {lineno}")
+        check_label_count(len(line_labels or {}), max_labels, f"line {lineno}")
         try:
             ts.append(parse_ts(obj.get("ts"), received_ns))
         except ValueError as e:

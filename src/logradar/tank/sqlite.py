@@ -44,13 +44,13 @@ CREATE TABLE IF NOT EXISTS consumers (
 """
 
 
-#: Segments after offset ``?1 - 1``: from the one holding offset ``?1`` (found through the
-#: primary key) on, so a read costs the same however many segments the tank keeps.
+#: Segments with records after offset ``?``: from the one holding the next offset (found
+#: through the primary key) on, so a read costs the same however many segments the tank keeps.
 _READ = """
 SELECT first_offset, rows, data FROM segments
 WHERE first_offset >= COALESCE(
-    (SELECT MAX(first_offset) FROM segments WHERE first_offset <= ?1), -1
-) AND last_offset > ?2
+    (SELECT MAX(first_offset) FROM segments WHERE first_offset <= ?1 + 1), -1
+) AND last_offset > ?1
 ORDER BY first_offset
 """
 
@@ -211,7 +211,7 @@ class SqliteTank:
         Whole segments are read; the first is sliced to start after ``after``. At least one
         segment is returned when any is available, even if it exceeds ``max_rows``.
         """
-        rows = self._conn().execute(_READ, (after + 1, after))
+        rows = self._conn().execute(_READ, (after,))
         tables: list[pa.Table] = []
         total = 0
         for first, _n, blob in rows:
