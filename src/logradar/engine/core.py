@@ -31,7 +31,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,7 +44,15 @@ from logradar.detect.base import (
 )
 from logradar.detect.registry import build_window_detectors
 from logradar.detect.sessions import build_session_detectors
-from logradar.engine.numbers import numeric_tokens
+from logradar.engine.aggregate import (
+    PARAM_GROUP_COLUMNS,
+    SESSION_GROUP_COLUMNS,
+    WINDOW_GROUP_COLUMNS,
+    param_groups,
+    session_groups,
+    window_groups,
+    window_starts,
+)
 from logradar.parse.formats import LogFormat, detect_level
 from logradar.parse.masking import mask_forms
 from logradar.parse.templates import TemplateMiner
@@ -242,8 +249,6 @@ class DetectionCore:
         mapped = self._learn(mapped)
         mapped = mapped.take(pc.sort_indices(mapped, [("ts", "ascending")]))  # stable
         self._accumulate(mapped)
-        if "session" in mapped.column_names:
-            self._add_sessions(mapped)
         batch_max = pc.max(mapped.column("ts")).as_py()
         self.clock_ns = max(self.clock_ns, batch_max if now_ns is None else now_ns)
         return self._step(live=now_ns is not None)
@@ -280,38 +285,19 @@ class DetectionCore:
         return mapped
 
     def _accumulate(self, mapped: pa.Table) -> None:
-        w = self.window_ns
-        ts = mapped.column("ts")
-        window = pc.multiply(pc.divide(ts, w), w)  # integer division: floor for ts >= 0
-        keyed = pa.table(
-            {
-                "stream": mapped.column("stream"),
-                "window": window,
-                "template_id": mapped.column("template_id"),
-                "is_error": mapped.column("is_error").cast(pa.int64()),
-                "ts": ts,
-                "row": pa.array(range(mapped.num_rows), pa.int64()),
-            }
-        )
-        groups = keyed.group_by(["stream", "window", "template_id"], use_threads=False).aggregate(
-            [
-                ("row", "count"),
-                ("is_error", "sum"),
-                ("row", "min"),
-                ("row", "max"),
-                ("ts", "min"),
-                ("ts", "max"),
-            ]
-        )
-        raw = mapped.column("raw")
+        window = window_starts(mapped.column("ts"), self.window_ns)
+        self.absorb_windows(window_groups(mapped, window))
+        if self.params_max_rows:
+            self.absorb_params(param_groups(mapped, window, self.params_max_rows))
+        if "session" in mapped.column_names:
+            self.absorb_sessions(session_groups(mapped))
+
+    def absorb_windows(self, groups: pa.Table) -> None:
+        """Add per (stream, window, template) aggregates (:func:`window_groups`) to the open
+        windows; rows in input order (their order decides which example lines are kept)."""
         self._learn_roots(pc.unique(groups.column("template_id")).to_pylist())
-        first_lines = raw.take(groups.column("row_min")).to_pylist()
-        last_lines = raw.take(groups.column("row_max")).to_pylist()
-        for stream, win, parser_id, n, errs, first, last, tmin, tmax, first_line, last_line in zip(
-            *(groups.column(c).to_pylist() for c in groups.column_names),
-            first_lines,
-            last_lines,
-            strict=True,
+        for stream, win, parser_id, n, errs, tmin, tmax, first_line, last_line in zip(
+            *(groups.column(c).to_pylist() for c in WINDOW_GROUP_COLUMNS), strict=True
         ):
             tid = self.root_id(parser_id)
             state = self.streams.get(stream)
@@ -326,7 +312,7 @@ class DetectionCore:
             acc.total += n
             acc.errors += errs
             examples = acc.examples.setdefault(tid, [])
-            for line in (first_line, last_line) if first != last else (first_line,):
+            for line in (first_line, last_line) if last_line is not None else (first_line,):
                 if len(examples) < MAX_EXAMPLES:
                     examples.append(line)
             if errs and len(acc.error_examples) < MAX_EXAMPLES:
@@ -338,62 +324,11 @@ class DetectionCore:
             stats[3] = max(stats[3], tmax)
             self.dirty_templates.add(tid)
 
-        if self.params_max_rows:
-            self._accumulate_params(mapped, window)
-
-    def _accumulate_params(self, mapped: pa.Table, window: pa.ChunkedArray) -> None:
-        """Numeric tokens per (stream, window, template, position): count, sums, extremes.
-
-        Vectorized; above ``max_rows_per_batch`` lines a deterministic stride sample is used.
-        """
-        n = mapped.num_rows
-        rows = np.arange(n)
-        if n > self.params_max_rows:
-            rows = rows[:: -(-n // self.params_max_rows)]
-        messages = mapped.column("message")
-        if len(rows) < n:
-            messages = messages.take(pa.array(rows))
-        numbers = numeric_tokens(messages)
-        if len(numbers.value) == 0:
-            return
-        value, position = numbers.value, numbers.position
-        row = rows[numbers.row]
-        take = pa.array(row)
-        ids = pc.take(mapped.column("template_id"), take)
-        log_value = np.sign(value) * np.log1p(np.abs(value))
-        keyed = pa.table(
-            {
-                "stream": pc.take(mapped.column("stream"), take),
-                "window": pc.take(window, take),
-                "template_id": ids,
-                "position": position,
-                "value": value,
-                "log": log_value,
-                "log2": log_value * log_value,
-                "row": row,
-            }
-        ).sort_by([("value", "descending")])
-        groups = keyed.group_by(
-            ["stream", "window", "template_id", "position"], use_threads=False
-        ).aggregate(
-            [
-                ("log", "count"),
-                ("log", "sum"),
-                ("log2", "sum"),
-                ("value", "max"),
-                ("value", "min"),
-                ("row", "first"),
-                ("row", "last"),
-            ]
-        )
-        raw = mapped.column("raw")
-        max_lines = raw.take(groups.column("row_first")).to_pylist()
-        min_lines = raw.take(groups.column("row_last")).to_pylist()
-        for stream, win, parser_id, pos, count, total, total2, vmax, vmin, _, _, hi, lo in zip(
-            *(groups.column(c).to_pylist() for c in groups.column_names),
-            max_lines,
-            min_lines,
-            strict=True,
+    def absorb_params(self, groups: pa.Table) -> None:
+        """Add per (stream, window, template, position) numeric statistics
+        (:func:`param_groups`) to the open windows."""
+        for stream, win, parser_id, pos, count, total, total2, vmax, vmin, hi, lo in zip(
+            *(groups.column(c).to_pylist() for c in PARAM_GROUP_COLUMNS), strict=True
         ):
             state = self.streams[stream]
             acc = state.open.get(max(win, state.next_window))
@@ -406,21 +341,10 @@ class DetectionCore:
             else:
                 stats.merge(count, total, total2, vmax, vmin, hi, lo)
 
-    def _add_sessions(self, mapped: pa.Table) -> None:
-        with_key = mapped.filter(pc.is_valid(mapped.column("session")))
-        if with_key.num_rows == 0:
-            return
-        grouped = with_key.group_by(["session"], use_threads=False).aggregate(
-            [
-                ("template_id", "list"),
-                ("ts", "min"),
-                ("ts", "max"),
-                ("stream", "first"),
-                ("raw", "first"),
-            ]
-        )
+    def absorb_sessions(self, groups: pa.Table) -> None:
+        """Add per-session event sequences (:func:`session_groups`) to the open sessions."""
         for key, events, tmin, tmax, stream, example in zip(
-            *(grouped.column(c).to_pylist() for c in grouped.column_names), strict=True
+            *(groups.column(c).to_pylist() for c in SESSION_GROUP_COLUMNS), strict=True
         ):
             s = self.sessions.get(key)
             if s is None:
