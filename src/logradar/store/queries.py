@@ -22,12 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from logradar.schema import Anomaly, Severity, now_ns
+from logradar.store import migrate
 from logradar.store.schema import (
     ALL_TEMPLATES,
     alerts,
     anomalies,
     feedback,
-    metadata,
     mutes,
     ns_to_datetime,
     templates,
@@ -182,13 +182,14 @@ def _row_anomaly(row: sa.Row[Any]) -> Anomaly:
 
 
 class Store:
-    """The results database behind one SQLAlchemy URL; creates missing tables on open."""
+    """The results database behind one SQLAlchemy URL; migrates its schema to the newest
+    revision on open (:mod:`logradar.store.migrate`)."""
 
     def __init__(self, url: str) -> None:
         self.engine = _create_engine(url)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
-        metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)
 
     # Templates and window counts ---------------------------------------------------------
     def upsert_templates(self, rows: Iterable[TemplateRow]) -> None:
