@@ -504,6 +504,16 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(stmt)
 
+    def pending_deliveries(self) -> dict[str, int]:
+        """Deliveries waiting, per outbox: ``alerts`` and ``notifications`` (incidents)."""
+        q = sa.select(
+            sa.select(sa.func.count()).where(alerts.c.status == "pending").scalar_subquery(),
+            sa.select(sa.func.count()).where(notifications.c.status == "pending").scalar_subquery(),
+        )
+        with self.engine.connect() as conn:
+            n_alerts, n_notifications = conn.execute(q).one()
+        return {"alerts": n_alerts, "notifications": n_notifications}
+
     def list_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest alerts first, times as ISO-8601 strings."""
         q = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
