@@ -133,7 +133,9 @@ def browser(tmp_path) -> Iterator[Callable[..., Page]]:
         )
         procs.append(proc)
         port_file = profile / "DevToolsActivePort"
-        port = _wait(lambda: port_file.exists() and port_file.read_text().split()[:1], "devtools")[0]
+        port = _wait(lambda: port_file.exists() and port_file.read_text().split()[:1], "devtools")[
+            0
+        ]
         targets = _wait(
             lambda: [
                 t

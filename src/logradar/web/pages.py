@@ -92,7 +92,7 @@ def _incidents_data(pipeline: Pipeline, request: Request, q: IncidentsQuery) -> 
     hidden = 0
     if q.severity != "info":
         every = incidents.incident_rows(store, min_severity=Severity.INFO, **common)
-        hidden = len(every) - len(rows)
+        hidden = sum(r.count for r in every) - sum(r.count for r in rows)
     show_all = tr.url("/", **{**q.params(), "severity": "info"})
     return {
         "rows": rows,
