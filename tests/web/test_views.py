@@ -6,85 +6,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from logradar.config import Settings
 from logradar.pipeline import Pipeline
-from logradar.schema import Severity, ingest_table, now_ns
+from logradar.schema import Severity, now_ns
 from logradar.store import reads
 from logradar.web import create_app
 
 S = 10**9
 W = 10 * S
-T0 = 1_700_000_000 * S // W * W
-"""A window boundary in 2023: older than every preset, so the default range must follow it."""
+T0 = 1_700_000_000 * S // W * W  # as in conftest: the replayed history starts here
 HTML = {"Accept": "text/html"}
 XSS = "<script>alert(1)</script>"
 
 
-class Stepped:
-    """A Pipeline whose engine and archive are stepped by the test (no threads)."""
-
-    def __init__(self, tmp_path) -> None:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            engine={"learning_seconds": 0},
-            detectors={"frequency": {"enabled": False}},
-            alerts={"console": False},
-        )
-        self.pipeline = Pipeline(settings)
-        self.store = self.pipeline.store
-
-    def send(self, stream: str, lines: list[str], ts_ns: int | list[int]) -> None:
-        self.pipeline.ingest(ingest_table(stream, lines, ts_ns), "test")
-
-    def run(self, clock_ns: int) -> None:
-        while self.pipeline.engine.step(clock_ns):
-            pass
-        self.pipeline.engine.step(clock_ns)
-        assert self.pipeline.archiver is not None
-        self.pipeline.archiver.flush()
-
-    def close(self) -> None:
-        self.pipeline.tank.close()
-        self.store.close()
-
-
 @pytest.fixture
-def stepped(tmp_path) -> Iterator[Stepped]:
-    s = Stepped(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(stepped: Stepped) -> Iterator[TestClient]:
+def client(stepped) -> Iterator[TestClient]:
     with TestClient(create_app(stepped.pipeline)) as c:
         yield c
-
-
-def _normal(k: int) -> list[str]:
-    return [f"GET /items/{k * 10 + j} 200" for j in range(5)]
-
-
-@pytest.fixture
-def history(stepped: Stepped) -> dict[str, Any]:
-    """A replayed 2023 history of stream ``web``: normal lines, then a new error in the middle
-    of other lines (a ``new_pattern`` anomaly with context around it)."""
-    for k in range(6):
-        stepped.send("web", _normal(k), [T0 + k * W + j * S for j in range(5)])
-    before = [f"INFO step {i} of the batch job" for i in range(4)]
-    after = [f"INFO cleanup {i} done" for i in range(4)]
-    error = f"ERROR disk /dev/sda1 full {XSS}"
-    burst = [*before, error, *after]
-    stepped.send("web", burst, [T0 + 6 * W + i * 10**8 for i in range(len(burst))])
-    stepped.run(T0 + 9 * W)
-    found = [a for a in stepped.store.list_anomalies(limit=100) if "disk" in (a["template"] or "")]
-    assert found, stepped.store.list_anomalies(limit=100)
-    return {"anomaly": found[0], "before": before, "after": after, "error": error}
 
 
 def _incident_keys(html: str) -> list[str]:
