@@ -83,6 +83,13 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
             return next((a for a in rows if "certificate" in (a.get("template") or "")), None)
 
         found = wait_for(anomaly, 40, "the new_pattern anomaly")
+
+        def burst_counted() -> bool:
+            r = httpx.get(up.url + "/api/v1/templates", params={"stream": "web"}, timeout=5)
+            rows = r.json()["templates"]
+            return any("certificate" in t["template"] and t["count"] > 0 for t in rows)
+
+        wait_for(burst_counted, 40, "the burst's window counts")
         # The incident: w14's alerting groups anomalies into incidents; its store API is used
         # here directly so the dashboards' incident panels have a row to return.
         from logradar.schema import now_ns

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 BASELINE = "0001"
 """The revision equal to the schema of stores created before migrations existed."""
@@ -28,6 +30,8 @@ _SCRIPTS = Path(__file__).with_name("migrations")
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """An Alembic config for the packaged revisions, bound to ``connection`` if given."""
+    from alembic.config import Config  # imported when used: alembic takes ~0.4 s to import
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     cfg.attributes["connection"] = connection
@@ -36,6 +40,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def upgrade(engine: sa.Engine) -> None:
     """Migrate the database behind ``engine`` to the newest revision (creating it if empty)."""
+    from alembic import command
+
     with engine.begin() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         cfg = alembic_config(conn)
@@ -56,6 +62,7 @@ def _autogenerate(message: str) -> None:
     """Write a new revision diffing the newest one against the models (a fresh SQLite)."""
     import tempfile
 
+    from alembic import command
     from alembic.script import ScriptDirectory
 
     with tempfile.TemporaryDirectory() as tmp:
