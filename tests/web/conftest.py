@@ -156,4 +156,5 @@ def history(stepped: Stepped) -> dict[str, Any]:
     stepped.run(at + 3 * W)
     found = [a for a in stepped.store.list_anomalies(limit=100) if "disk" in (a["template"] or "")]
     assert found, stepped.store.list_anomalies(limit=100)
-    return {"anomaly": found[0], "before": before, "after": after, "error": error}
+    normal = 5 * NORMAL_WINDOWS
+    return {"anomaly": found[0], "before": before, "after": after, "error": error, "normal": normal}

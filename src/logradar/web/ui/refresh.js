@@ -1,6 +1,7 @@
 // Swap in fresh content every few seconds, keeping expanded examples open.
 async function refresh() {
-  if (document.hidden) return;
+  // Not while hidden, nor while someone is using a form of the page (it would be replaced).
+  if (document.hidden || document.activeElement?.closest("#live form")) return;
   try {
     const r = await fetch(location.href, { cache: "no-store", headers: { Accept: "text/html" } });
     if (!r.ok) return;
