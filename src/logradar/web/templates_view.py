@@ -47,8 +47,11 @@ def load_templates(
     """The rows (blocking: run it in a thread), most lines in the range first."""
     store = pipeline.store
     stats = reads.stream_templates(store, stream, since_ns, until_ns)[:MAX_TEMPLATES]
+    # the trend spans the stream's data in the range, not the empty part before it
+    first = min((t.first_seen_ns for t in stats), default=since_ns)
+    spark_since = min(max(since_ns, first), until_ns - 1)
     series = reads.stream_template_series(
-        store, stream, since_ns, until_ns, SPARK_BINS, [t.id for t in stats]
+        store, stream, spark_since, until_ns, SPARK_BINS, [t.id for t in stats]
     )
     muted = set(reads.active_mutes(store, stream, now_ns()))
     return [
