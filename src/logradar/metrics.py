@@ -42,6 +42,12 @@ class Metrics:
             ["consumer"],
             registry=r,
         )
+        self.outbox_pending = Gauge(
+            "logradar_alert_outbox_pending",
+            "Alerts and incident notifications waiting for delivery, by outbox.",
+            ["outbox"],
+            registry=r,
+        )
         self.lines_processed = Counter(
             "logradar_lines_processed", "Lines processed by the engine.", registry=r
         )

@@ -255,12 +255,15 @@ class Pipeline:
 
     # Introspection ------------------------------------------------------------------------
     def refresh_gauges(self) -> None:
-        """Lag per consumer; the engine's from its live offset (it commits at snapshots)."""
+        """Lag per consumer (the engine's from its live offset: it commits at snapshots) and
+        the alert outboxes' depth."""
         end = self.tank.end_offset()
         committed = self.tank.consumers()
         committed["engine"] = self.engine.core.offset
         for consumer, offset in committed.items():
             self.metrics.consumer_lag.labels(consumer).set(end - offset)
+        for outbox, pending in self.store.pending_deliveries().items():
+            self.metrics.outbox_pending.labels(outbox).set(pending)
 
     def health(self) -> dict[str, Any]:
         components = {name: t.is_alive() for name, t in self._threads.items()}

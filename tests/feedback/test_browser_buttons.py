@@ -133,7 +133,9 @@ def browser(tmp_path) -> Iterator[Callable[..., Page]]:
         )
         procs.append(proc)
         port_file = profile / "DevToolsActivePort"
-        port = _wait(lambda: port_file.exists() and port_file.read_text().split()[0], "devtools")
+        port = _wait(lambda: port_file.exists() and port_file.read_text().split()[:1], "devtools")[
+            0
+        ]
         targets = _wait(
             lambda: [
                 t
@@ -163,7 +165,7 @@ def test_buttons_mark_expected_and_mute(harness, serve, browser):
     h.send("web", ["shard 4 rebalanced"], T0 + S)
     h.run(T0 + 15 * S)
     [a] = h.anomalies()
-    evaluate = browser(serve(h) + "/?since=1000w").evaluate
+    evaluate = browser(serve(h) + "/anomalies?since=1000w").evaluate
     expected_button = f'button[data-feedback="expected"][data-id="{a["id"]}"]'
     _wait(lambda: evaluate(f"!!document.querySelector('{expected_button}')"), "the row")
 
@@ -202,7 +204,7 @@ def test_signed_in_browser_refreshes_and_gives_feedback_with_auth_on(harness, se
     h.send("web", ["shard 4 rebalanced"], T0 + S)
     h.run(T0 + 15 * S)
     [a] = h.anomalies()
-    url = serve(h) + "/?since=1000w"
+    url = serve(h) + "/anomalies?since=1000w"
     if how == "prompt":
         page = browser(url, credentials=("viewer", READER))
     else:
@@ -238,7 +240,7 @@ def test_browser_without_a_read_token_sees_no_data(harness, serve, browser, cred
     h.send("web", ["shard 4 rebalanced"], T0 + S)
     h.run(T0 + 15 * S)
     assert h.anomalies()
-    page = browser(serve(h) + "/?since=1000w", credentials=credentials, prompts=True)
+    page = browser(serve(h) + "/anomalies?since=1000w", credentials=credentials, prompts=True)
     text = _wait(lambda: page.evaluate("document.body && document.body.innerText"), "the page")
     assert title in text
     assert "rebalanced" not in text

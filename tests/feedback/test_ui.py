@@ -15,7 +15,7 @@ def test_rows_have_feedback_buttons_and_status(harness, client_for):
     h.send("web", ["shard 4 rebalanced"], T0 + S)
     h.run(T0 + 15 * S)
     [a] = h.anomalies()
-    page = client.get("/?since=1000w", headers=HTML)
+    page = client.get("/anomalies?since=1000w", headers=HTML)
     assert page.status_code == 200
     html = page.text
     assert f'data-feedback="expected" data-id="{a["id"]}"' in html
@@ -26,6 +26,6 @@ def test_rows_have_feedback_buttons_and_status(harness, client_for):
     assert f'<script nonce="{nonce}">' in html and "/api/v1/mutes" in html
 
     client.post(f"/api/v1/anomalies/{a['id']}/expected", json={})
-    html = client.get("/?since=1000w", headers=HTML).text
+    html = client.get("/anomalies?since=1000w", headers=HTML).text
     assert '<span class="status">expected</span>' in html
     assert f'data-feedback="expected" data-id="{a["id"]}"' not in html

@@ -172,6 +172,7 @@ def test_list_anomalies_shape(store):
     (got,) = store.list_anomalies()
     assert got.pop("id") == id_
     assert got.pop("status") == "open"
+    assert got.pop("incident_id") is None
     created = datetime.fromisoformat(got.pop("created_at").replace("Z", "+00:00"))
     assert abs((datetime.now(UTC) - created).total_seconds()) < 3600
     assert got == a.to_dict()

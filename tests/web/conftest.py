@@ -11,12 +11,18 @@ from starlette.testclient import TestClient
 
 from logradar.config import Settings
 from logradar.metrics import Metrics
-from logradar.schema import Anomaly, Severity
+from logradar.pipeline import Pipeline
+from logradar.schema import Anomaly, Severity, ingest_table
 from logradar.sources.auth import Authenticator
 from logradar.store import Store
 from logradar.web import create_app
 
 S = 10**9
+W = 10 * S
+T0 = 1_700_000_000 * S // W * W
+"""A window boundary in 2023: older than every preset, so the default range must follow it."""
+XSS = "<script>alert(1)</script>"
+NORMAL_WINDOWS = 30
 
 
 class MiniPipeline:
@@ -94,3 +100,61 @@ def pipeline(tmp_path, store: Store) -> MiniPipeline:
 def client(pipeline: MiniPipeline) -> Iterator[TestClient]:
     with TestClient(create_app(pipeline)) as c:
         yield c
+
+
+class Stepped:
+    """A Pipeline whose engine and archive are stepped by the test (no threads)."""
+
+    def __init__(self, tmp_path) -> None:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            engine={"learning_seconds": 0},
+            detectors={"frequency": {"enabled": False}},
+            alerts={"console": False},
+        )
+        self.pipeline = Pipeline(settings)
+        self.store = self.pipeline.store
+
+    def send(self, stream: str, lines: list[str], ts_ns: int | list[int]) -> None:
+        self.pipeline.ingest(ingest_table(stream, lines, ts_ns), "test")
+
+    def run(self, clock_ns: int) -> None:
+        while self.pipeline.engine.step(clock_ns):
+            pass
+        self.pipeline.engine.step(clock_ns)
+        assert self.pipeline.archiver is not None
+        self.pipeline.archiver.flush()
+
+    def close(self) -> None:
+        self.pipeline.tank.close()
+        self.store.close()
+
+
+@pytest.fixture
+def stepped(tmp_path) -> Iterator[Stepped]:
+    s = Stepped(tmp_path)
+    yield s
+    s.close()
+
+
+def _normal(k: int) -> list[str]:
+    return [f"GET /items/{k * 10 + j} 200" for j in range(5)]
+
+
+@pytest.fixture
+def history(stepped: Stepped) -> dict[str, Any]:
+    """A replayed 2023 history of stream ``web``: normal lines, then a new error in the middle
+    of other lines (a ``new_pattern`` anomaly with context around it)."""
+    for k in range(NORMAL_WINDOWS):
+        stepped.send("web", _normal(k), [T0 + k * W + j * S for j in range(5)])
+    before = [f"INFO step {i} of the batch job" for i in range(4)]
+    after = [f"INFO cleanup {i} done" for i in range(4)]
+    error = f"ERROR disk /dev/sda1 full {XSS}"
+    burst = [*before, error, *after]
+    at = T0 + NORMAL_WINDOWS * W
+    stepped.send("web", burst, [at + i * 10**8 for i in range(len(burst))])
+    stepped.run(at + 3 * W)
+    found = [a for a in stepped.store.list_anomalies(limit=100) if "disk" in (a["template"] or "")]
+    assert found, stepped.store.list_anomalies(limit=100)
+    normal = 5 * NORMAL_WINDOWS
+    return {"anomaly": found[0], "before": before, "after": after, "error": error, "normal": normal}

@@ -80,7 +80,7 @@ def test_page_renders_rows_and_chart_and_refreshes(
         return health()
 
     monkeypatch.setattr(pipeline, "health", health_then_new_anomaly)
-    dom = dump_dom(base_url + "/", str(tmp_path / "profile"), virtual_ms=12_000)
+    dom = dump_dom(base_url + "/anomalies", str(tmp_path / "profile"), virtual_ms=12_000)
 
     assert renders >= 2, "the page did not refresh itself"
     newest_first = [a["id"] for a in store.list_anomalies()]

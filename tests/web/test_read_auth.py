@@ -39,7 +39,12 @@ SECRET_LINE = "login failed for user=alice password=hunter2"
 HTML = {"Accept": "text/html"}  # without it, GET / is the Elasticsearch handshake
 READ_ENDPOINTS = [
     "/",
+    "/anomalies",
+    "/anomalies/1",
+    "/templates?stream=web",
     "/api/v1/anomalies",
+    "/api/v1/anomalies/1",
+    "/api/v1/templates?stream=web",
     "/api/v1/volume",
     "/api/v1/alerts",
     "/api/v1/mutes",
@@ -77,14 +82,19 @@ def secured(pipeline, tmp_path, data) -> Iterator[TestClient]:
 
 
 def get(client: TestClient, path: str, headers: dict[str, str] | None = None, **kw: Any):
-    return client.get(path, headers={**HTML, **(headers or {})} if path == "/" else headers, **kw)
+    headers = {**HTML, **(headers or {})} if is_page(path) else headers
+    return client.get(path, headers=headers, **kw)
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(("/api/", "/metrics"))
 
 
 @pytest.mark.parametrize("path", READ_ENDPOINTS)
 def test_no_token_is_401_with_a_challenge_and_no_data(secured, path):
     r = get(secured, path)
     assert r.status_code == 401
-    if path == "/":
+    if is_page(path):
         assert r.headers["WWW-Authenticate"].startswith('Basic realm="logradar"')
         assert r.headers["content-type"].startswith("text/html")
         assert "Sign-in required" in r.text and "read</code> scope" in r.text
@@ -104,7 +114,7 @@ def test_no_token_is_401_with_a_challenge_and_no_data(secured, path):
 def test_invalid_token_is_401(secured, path, headers):
     r = get(secured, path, headers)
     assert r.status_code == 401
-    assert r.headers["WWW-Authenticate"].startswith("Basic" if path == "/" else "Bearer")
+    assert r.headers["WWW-Authenticate"].startswith("Basic" if is_page(path) else "Bearer")
     assert "hunter2" not in r.text
 
 
@@ -114,7 +124,7 @@ def test_ingest_only_token_is_403_naming_the_scope(secured, path):
     assert r.status_code == 403
     assert "WWW-Authenticate" not in r.headers
     reason = "the token of tenant 'shippers' lacks the 'read' scope"
-    if path == "/":
+    if is_page(path):
         assert "Not allowed" in r.text and reason in r.text.replace("&#39;", "'")
     else:
         assert r.json()["error"].startswith(reason)
@@ -138,8 +148,9 @@ def test_read_token_reads_everything(secured, headers):
     assert volume["series"][0]["stream"] == "web"
     assert get(secured, "/api/v1/alerts", headers).json() == []
     assert get(secured, "/api/v1/mutes", headers).json() == []
-    page = get(secured, "/", headers)
+    page = get(secured, "/anomalies", headers)
     assert page.status_code == 200 and SECRET_LINE in page.text
+    assert get(secured, "/", headers).status_code == 200
     metrics = get(secured, "/metrics", headers)
     assert metrics.status_code == 200
     names = {f.name for f in text_string_to_metric_families(metrics.text)}
@@ -148,7 +159,7 @@ def test_read_token_reads_everything(secured, headers):
 
 def test_browser_basic_auth_any_user_name(secured):
     for user in ("viewer", ""):
-        page = get(secured, "/", auth=(user, READER))
+        page = get(secured, "/anomalies", auth=(user, READER))
         assert page.status_code == 200 and SECRET_LINE in page.text
     assert get(secured, "/", auth=("viewer", SHIPPER)).status_code == 403
 

@@ -40,7 +40,7 @@ def test_page_lists_anomalies_newest_first_with_their_explanation(client, store,
             make_anomaly("db", now - 60 * S, detector="silence", kind="stream_silent"),
         ]
     )
-    r = client.get("/")
+    r = client.get("/anomalies")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
@@ -63,7 +63,7 @@ def test_untrusted_text_is_escaped_everywhere(client, store, make_anomaly):
             )
         ]
     )
-    html = client.get("/").text
+    html = client.get("/anomalies").text
     assert XSS not in html
     assert IMG not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -74,20 +74,20 @@ def test_untrusted_text_is_escaped_everywhere(client, store, make_anomaly):
 
 
 def test_content_security_policy_allows_only_the_page_script(client):
-    r = client.get("/")
+    r = client.get("/anomalies")
     csp = r.headers["content-security-policy"]
     nonce = re.search(r"script-src 'nonce-([^']+)'", csp)[1]
     tags = Tags(r.text)
     assert [s["nonce"] for s in tags.all("script")] == [nonce]
     assert [s["nonce"] for s in tags.all("style")] == [nonce]
     assert "default-src 'none'" in csp
-    assert client.get("/").headers["content-security-policy"] != csp  # fresh per response
+    assert client.get("/anomalies").headers["content-security-policy"] != csp  # fresh per response
 
 
 def test_stream_filter(client, store, make_anomaly):
     now = now_ns()
     store.add_anomalies([make_anomaly("web", now - 60 * S), make_anomaly("db", now - 30 * S)])
-    html = client.get("/?stream=web").text
+    html = client.get("/anomalies?stream=web").text
     rows = _row_ids(html)
     web = [a["id"] for a in client.get("/api/v1/anomalies?stream=web").json()]
     assert rows == web and len(rows) == 1
@@ -99,21 +99,21 @@ def test_stream_filter(client, store, make_anomaly):
 def test_time_range_hides_older_anomalies(client, store, make_anomaly):
     now = now_ns()
     store.add_anomalies([make_anomaly(start=now - 3 * 3600 * S), make_anomaly(start=now - 60)])
-    assert len(_row_ids(client.get("/?since=1h").text)) == 1
-    assert len(_row_ids(client.get("/?since=7d").text)) == 2
+    assert len(_row_ids(client.get("/anomalies?since=1h").text)) == 1
+    assert len(_row_ids(client.get("/anomalies?since=7d").text)) == 2
 
 
 def test_bad_query_is_a_400_page(client):
-    r = client.get("/?since=<b>soon</b>")
+    r = client.get("/anomalies?since=<b>soon</b>")
     assert r.status_code == 400
     assert 'role="alert"' in r.text
     assert "&lt;b&gt;soon&lt;/b&gt;" in r.text
     assert "<b>soon" not in r.text
-    assert client.get("/?stream=../x").status_code == 400
+    assert client.get("/anomalies?stream=../x").status_code == 400
 
 
 def test_empty_store_says_so(client):
-    html = client.get("/").text
+    html = client.get("/anomalies").text
     assert "No anomalies in this time range." in html
     assert "No window counts in this time range yet." in html
     assert Tags(html).all("svg") == []
@@ -130,11 +130,11 @@ def test_volume_chart_is_inline_svg_with_one_line_per_stream(client, store, make
         ]
     )
     store.add_anomalies([make_anomaly("web", t + 2 * w)])
-    tags = Tags(client.get("/").text)
+    tags = Tags(client.get("/anomalies").text)
     svg = tags.all("svg")
     assert svg[0]["id"] == "volume-chart" and svg[0]["role"] == "img"
     assert sorted(p["data-stream"] for p in tags.all("polyline")) == ["db", "web"]
     assert len([line for line in tags.all("line") if line.get("class") == "mark"]) == 1
-    assert "<desc" in client.get("/?stream=db").text
-    db_only = Tags(client.get("/?stream=db").text)
+    assert "<desc" in client.get("/anomalies?stream=db").text
+    db_only = Tags(client.get("/anomalies?stream=db").text)
     assert [p["data-stream"] for p in db_only.all("polyline")] == ["db"]

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from logradar.sources import http_routes
-from logradar.web import api, ops, ui
+from logradar.web import api, ops, pages, ui, views_api
 from logradar.web.params import QueryError
 
 if TYPE_CHECKING:
@@ -37,7 +37,14 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(pipeline: Pipeline) -> Starlette:
     """The app serving ``pipeline`` (handlers find it at ``request.app.state.pipeline``)."""
     app = Starlette(
-        routes=[*http_routes(), *api.routes, *ops.routes, *ui.routes],
+        routes=[
+            *http_routes(),
+            *api.routes,
+            *views_api.routes,
+            *ops.routes,
+            *ui.routes,
+            *pages.routes,
+        ],
         exception_handlers={
             HTTPException: _http_error,
             QueryError: _query_error,

@@ -74,7 +74,7 @@ def nice_ceiling(value: float) -> int:
     return next(int(m * exp) for m in (1, 2, 3, 4, 5, 6, 8, 10) if m * exp >= value)
 
 
-def _time_label(ns: int, with_date: bool) -> str:
+def time_label(ns: int, with_date: bool) -> str:
     dt = datetime.fromtimestamp(ns / 1e9, UTC)
     return dt.strftime("%m-%d %H:%M" if with_date else "%H:%M:%S")
 
@@ -134,7 +134,7 @@ def build_chart(
     ]
     with_date = end - start > 86400 * 10**9
     x_ticks = [
-        Tick(round(x_of(ns), 1), _time_label(ns, with_date))
+        Tick(round(x_of(ns), 1), time_label(ns, with_date))
         for ns in (start, (start + end) // 2, end)
     ]
     y_ticks = [Tick(round(y_of(v), 1), f"{v:g}") for v in (0, y_max / 2, y_max)]

@@ -1,4 +1,5 @@
-"""The HTML UI at ``GET /``: recent anomalies and a per-stream volume chart, one page.
+"""The anomalies page ``GET /anomalies``: recent anomalies and a per-stream volume chart, and
+the page rendering (:func:`render`, :func:`denied`) every UI view shares.
 
 Rendered server-side with Jinja2 (autoescaping on: log lines are untrusted input); the chart
 is inline SVG and a few lines of inline JavaScript refresh the page content, so the page needs
@@ -57,8 +58,17 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(when=_when, num=_num, clip=_clip)
-_page = _env.get_template("index.html")
+
+
+def _ns_iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="seconds")
+
+
+def _ns_when(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_env.filters.update(when=_when, num=_num, clip=_clip, ns_iso=_ns_iso, ns_when=_ns_when)
 
 
 def _iso_ns(iso: str) -> int:
@@ -93,11 +103,19 @@ def _load(pipeline: Pipeline, q: PageQuery) -> dict[str, Any]:
     }
 
 
-def _render(
-    status: int, *, error_title: str = "Bad request", sign_in: bool = False, **context: Any
+def render(
+    status: int,
+    *,
+    error_title: str = "Bad request",
+    sign_in: bool = False,
+    page: str = "index.html",
+    view: str = "anomalies",
+    **context: Any,
 ) -> HTMLResponse:
+    """The UI template ``page`` with a fresh CSP nonce and the security headers."""
     nonce = secrets.token_urlsafe(16)
-    html = _page.render(
+    html = _env.get_template(page).render(
+        view=view,
         nonce=nonce,
         error_title=error_title,
         sign_in=sign_in,
@@ -119,10 +137,10 @@ def _render(
     return HTMLResponse(html, status, headers=headers)
 
 
-def _denied(e: HTTPException) -> HTMLResponse:
+def denied(e: HTTPException) -> HTMLResponse:
     """The page without data, saying why; 401 challenges the browser for a token."""
     title = "Sign-in required" if e.status_code == 401 else "Not allowed"
-    page = _render(
+    page = render(
         e.status_code, error_title=title, sign_in=True, error=e.detail, query=PageQuery(), data=None
     )
     if e.status_code == 401:
@@ -135,13 +153,13 @@ async def index(request: Request) -> HTMLResponse:
     try:
         require_read(request)
     except HTTPException as e:
-        return _denied(e)
+        return denied(e)
     try:
         q = parse_query(PageQuery, request.query_params)
     except QueryError as e:
-        return _render(400, error=str(e), query=PageQuery(), data=None)
+        return render(400, error=str(e), query=PageQuery(), data=None)
     data = await run_in_threadpool(_load, pipeline_of(request), q)
-    return _render(200, error=None, query=q, data=data)
+    return render(200, error=None, query=q, data=data)
 
 
-routes = [Route("/", index)]
+routes = [Route("/anomalies", index)]
