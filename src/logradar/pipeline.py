@@ -98,8 +98,8 @@ class Pipeline:
             ParquetArchiver(
                 self.tank,
                 settings.archive_url,
-                s3_endpoint=settings.archive.s3_endpoint,
-                max_rows_per_file=settings.archive.max_rows_per_file,
+                settings.archive,
+                metrics=self.metrics,
             )
             if settings.archive.enabled
             else None
@@ -261,6 +261,8 @@ class Pipeline:
         committed["engine"] = self.engine.core.offset
         for consumer, offset in committed.items():
             self.metrics.consumer_lag.labels(consumer).set(end - offset)
+        if self.archiver is not None:
+            self.metrics.archive_lag.set(end - committed.get(ARCHIVE_CONSUMER, -1))
 
     def health(self) -> dict[str, Any]:
         components = {name: t.is_alive() for name, t in self._threads.items()}
