@@ -21,6 +21,7 @@ Maintenance after each flush: *compaction* merges the files of an hour that ende
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -42,6 +43,7 @@ from logradar.tank import Tank
 log = logging.getLogger("logradar.archive")
 
 CONSUMER = "archive"
+_REQUEST_ID = re.compile(r"\s*\(Request ID: [^)]*\)")
 #: Compaction merges at most this many hours per run (bounded work between two flushes).
 COMPACT_HOURS_PER_RUN = 16
 #: Write a manifest checkpoint once this many entries follow the last one.
@@ -80,6 +82,7 @@ class ParquetArchiver:
         self.files_written = 0
         self.compactions = 0
         self.last_error: str | None = None
+        self.failures = 0  # failed flush/maintenance steps in a row
         self._state: ManifestState | None = None  # loaded (and orphans removed) lazily
         self._pending: pa.Table | None = None  # the batch of a failed flush, retried as is
         self._checkpointed = 0
@@ -290,7 +293,7 @@ class ParquetArchiver:
             step()
         except Exception as e:
             message = f"{type(e).__name__}: {e}".splitlines()[0]
-            if message != self.last_error:
+            if _REQUEST_ID.sub("", message) != _REQUEST_ID.sub("", self.last_error or ""):
                 log.error(
                     "archive %s failed, will retry (records stay in the tank): %s",
                     step.__name__,
@@ -298,6 +301,8 @@ class ParquetArchiver:
                 )
                 log.debug("archive failure", exc_info=True)
             self.last_error = message
+            self.failures += 1
             return False
         self.last_error = None
+        self.failures = 0
         return True

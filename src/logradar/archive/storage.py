@@ -31,7 +31,8 @@ def is_object_store(url: str) -> bool:
 
 def s3_filesystem(cfg: ArchiveConfig | None) -> pafs.S3FileSystem:
     """An S3 client for ``cfg``'s endpoint, region, addressing and credentials."""
-    options: dict = {}
+    # delayed open: a small object is one PUT at close, not a three-request multipart upload
+    options: dict = {"allow_delayed_open": True}
     if cfg is not None:
         if cfg.s3_endpoint:
             endpoint = urlparse(cfg.s3_endpoint)
