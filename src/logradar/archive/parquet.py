@@ -81,6 +81,7 @@ class ParquetArchiver:
         self.rows_written = 0
         self.files_written = 0
         self.compactions = 0
+        self.last_flush_files = 0
         self.last_error: str | None = None
         self.failures = 0  # failed flush/maintenance steps in a row
         self._state: ManifestState | None = None  # loaded (and orphans removed) lazily
@@ -140,27 +141,31 @@ class ParquetArchiver:
     def flush(self) -> int:
         """Archive every record the tank holds beyond the committed offset; return rows."""
         total = 0
-        while True:
-            state = self.state
-            if state.last > self.tank.committed(CONSUMER):  # manifest ahead: commit failed
-                self.tank.commit(CONSUMER, state.last)
-            batch = self._pending
-            if batch is None:
-                batch = self.tank.read(self.tank.committed(CONSUMER), self.max_rows_per_file)
-                if batch.num_rows == 0:
-                    return total
-                batch = self._bounded(batch)
-                self._pending = batch
-            try:
-                self._write(batch, state)
-            except Exception:
-                if self.metrics is not None:
-                    self.metrics.archive_flush_failures.inc()
-                raise
-            self._pending = None
-            last = batch.column("offset")[-1].as_py()
-            self.tank.commit(CONSUMER, last)
-            total += batch.num_rows
+        while rows := self.flush_once():
+            total += rows
+        return total
+
+    def flush_once(self) -> int:
+        """Archive one batch (the failed one again, if any); return its rows (0: none)."""
+        state = self.state
+        if state.last > self.tank.committed(CONSUMER):  # manifest ahead: commit failed
+            self.tank.commit(CONSUMER, state.last)
+        batch = self._pending
+        if batch is None:
+            batch = self.tank.read(self.tank.committed(CONSUMER), self.max_rows_per_file)
+            if batch.num_rows == 0:
+                return 0
+            batch = self._bounded(batch)
+            self._pending = batch
+        try:
+            self._write(batch, state)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.archive_flush_failures.inc()
+            raise
+        self._pending = None
+        self.tank.commit(CONSUMER, batch.column("offset")[-1].as_py())
+        return batch.num_rows
 
     def _bounded(self, batch: pa.Table) -> pa.Table:
         """The longest prefix of ``batch`` spanning at most ``max_files_per_flush``
@@ -185,6 +190,7 @@ class ParquetArchiver:
         self.manifest.commit(state, add=written, first=first, last=last)
         self.rows_written += batch.num_rows
         self.files_written += len(written)
+        self.last_flush_files = len(written)
         if self.metrics is not None:
             self.metrics.lines_archived.inc(batch.num_rows)
             self.metrics.archive_bytes.inc(size)
