@@ -15,6 +15,7 @@ from logradar.commands.parse import parse_command, patterns_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
+from logradar.commands.tank import tank_group
 from logradar.commands.train import train_command
 from logradar.config import ConfigError, Settings, load_config
 
@@ -188,3 +189,4 @@ main.add_command(expected_command, "expected")
 main.add_command(mute_command, "mute")
 main.add_command(unmute_command, "unmute")
 main.add_command(spark_group)
+main.add_command(tank_group)

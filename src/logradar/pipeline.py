@@ -88,6 +88,7 @@ class Pipeline:
         spark_master: str | None = None,
     ) -> None:
         self.settings = settings
+        self.engine_kind = engine
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
         if engine == "spark" and settings.tank.kind != "sqlite":
@@ -249,9 +250,17 @@ class Pipeline:
         cfg = self.settings.tank
         while not self._stop.wait(RETENTION_EVERY_SECONDS):
             try:
-                self.tank.enforce_retention(cfg.retention_hours * 3600, cfg.retention_bytes)
+                self.tank.enforce_retention(
+                    cfg.retention_hours * 3600, cfg.retention_bytes, self.active_consumers()
+                )
             except Exception:
                 log.exception("tank retention failed")
+
+    def active_consumers(self) -> list[str]:
+        """The tank consumers this configuration runs (only they hold retention back)."""
+        from logradar.tank.consumers import active_consumers
+
+        return active_consumers(self.settings, self.engine_kind)
 
     # Introspection ------------------------------------------------------------------------
     def refresh_gauges(self) -> None:
