@@ -12,6 +12,7 @@ import click
 
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
+from logradar.commands.search import search_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
@@ -190,3 +191,4 @@ main.add_command(mute_command, "mute")
 main.add_command(unmute_command, "unmute")
 main.add_command(spark_group)
 main.add_command(tank_group)
+main.add_command(search_command, "search")

@@ -76,23 +76,28 @@ def to_layout(table: pa.Table) -> pa.Table:
     return table.select(list(COLUMNS)).cast(RECORD_SCHEMA)
 
 
-def _date(ns: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ns / 1e9))
+def _date_hour(ns: int) -> tuple[str, str]:
+    at = time.gmtime(ns // 10**9)
+    return time.strftime("%Y-%m-%d", at), time.strftime("%H", at)
 
 
 def record_filter(
     start_ns: int | None = None, end_ns: int | None = None, stream: str | None = None
 ) -> ds.Expression:
-    """Rows of ``stream`` with ``start_ns <= ts < end_ns``, pruned to the matching partitions."""
+    """Rows of ``stream`` with ``start_ns <= ts < end_ns``, pruned to the partitions (stream,
+    date and hour) that can hold them."""
     expr = ds.scalar(True)
+    date, hour = ds.field("date"), ds.field("hour")
     if stream is not None:
         expr &= ds.field("stream") == stream
     if start_ns is not None:
         expr &= ds.field("ts") >= pa.scalar(start_ns, pa.int64()).cast(TIMESTAMP)
-        expr &= ds.field("date") >= _date(start_ns)
+        d, h = _date_hour(start_ns)
+        expr &= (date > d) | ((date == d) & (hour >= h))
     if end_ns is not None:
         expr &= ds.field("ts") < pa.scalar(end_ns, pa.int64()).cast(TIMESTAMP)
-        expr &= ds.field("date") <= _date(end_ns)
+        d, h = _date_hour(max(end_ns - 1, 0))
+        expr &= (date < d) | ((date == d) & (hour <= h))
     return expr
 
 
