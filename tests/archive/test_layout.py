@@ -47,3 +47,27 @@ def test_partition_folders_follow_event_time(tmp_path):
 def test_reading_a_missing_archive_finds_nothing(tmp_path):
     assert layout.open_dataset(str(tmp_path / "nothing")).count_rows() == 0
     assert not (tmp_path / "nothing").exists()
+
+
+def test_train_cli_reads_an_archive_url(tmp_path):
+    from click.testing import CliRunner
+
+    from logradar.cli import main
+
+    tank = SqliteTank(tmp_path / "t.db")
+    tank.append(ingest_table("web", ["GET /a 200", "GET /b 200"], T0))
+    ParquetArchiver(tank, str(tmp_path / "elsewhere")).flush()
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--archive",
+            str(tmp_path / "elsewhere"),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "trained on 2 lines in 1 hour partitions" in result.output
+    assert (tmp_path / "d" / "state" / "trained.json").is_file()

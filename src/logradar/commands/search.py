@@ -1,4 +1,4 @@
-"""``logradar search``: find archived lines (substring or regex), newest first."""
+"""``logradar search`` and ``logradar backtest --archive``: the archive's command-line readers."""
 
 from __future__ import annotations
 
@@ -87,3 +87,30 @@ def search_command(
             click.echo(json.dumps(row))
         else:
             click.echo(f"{row['ts']} {row['stream']} {row['message']}")
+
+
+def archive_backtest(
+    config_path: Path | None,
+    archive_url: str,
+    since: str | None,
+    until: str | None,
+    stream: str | None,
+    output: Path,
+) -> None:
+    """``logradar backtest --archive``: see :mod:`logradar.archive.replay`."""
+    from logradar.archive.replay import replay_archive
+
+    try:
+        if stream is not None:
+            validate_stream_name(stream)
+        settings = load_config(config_path, archive={"url": archive_url, "enabled": False})
+        summary = replay_archive(
+            settings,
+            output,
+            start_ns=_time(since, "--since"),
+            end_ns=_time(until, "--until"),
+            stream=stream,
+        )
+    except (ConfigError, InvalidStreamName, ValueError, OSError) as e:
+        raise click.ClickException(str(e).splitlines()[0]) from None
+    click.echo(json.dumps(summary))
