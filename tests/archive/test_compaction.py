@@ -127,3 +127,24 @@ def test_manifest_checkpoint_keeps_the_state(tmp_path, monkeypatch):
     archiver.flush()
     assert offsets(tmp_path / "a") == list(range(5))
     assert ParquetArchiver(tank, str(tmp_path / "a")).flush() == 0
+
+
+def test_compaction_work_per_run_is_bounded(tmp_path, monkeypatch):
+    from logradar.archive import parquet
+
+    monkeypatch.setattr(parquet, "COMPACT_FILES_PER_RUN", 4)
+    tank = SqliteTank(tmp_path / "t.db")
+    archiver = ParquetArchiver(tank, str(tmp_path / "a"))
+    for i in range(10):
+        tank.append(ingest_table("web", [f"a{i}"], T0 + i))
+        archiver.flush()
+    runs = 0
+    while archiver.compact(NOW):
+        runs += 1
+        assert len(parquet_files(tmp_path / "a")) == 10 - 3 * runs  # 4 files become 1
+    assert runs == 3
+    assert len(parquet_files(tmp_path / "a")) == 1
+    assert offsets(tmp_path / "a") == list(range(10))
+    assert archiver.state.rows == {archiver.state.files.copy().pop(): 10}
+    restarted = ParquetArchiver(tank, str(tmp_path / "a"))  # row counts survive a restart
+    assert restarted.state.rows == archiver.state.rows

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from logradar.config import ArchiveConfig
 
 HOUR_NS = 3600 * 10**9
-#: Columns stored in every archive file, in order.
-COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA.names)
+#: The schema of every archive file, and its column names in order.
+SCHEMA = RECORD_SCHEMA
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 #: Hive partition keys, outermost first (strings: ``date=2025-11-25``, ``hour=07``).
 PARTITION_KEYS: tuple[str, ...] = ("stream", "date", "hour")
 PARTITIONING = ds.partitioning(
@@ -73,7 +74,7 @@ def partitions(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
 
 def to_layout(table: pa.Table) -> pa.Table:
     """``table`` with exactly the archive's columns and types."""
-    return table.select(list(COLUMNS)).cast(RECORD_SCHEMA)
+    return table.select(list(COLUMNS)).cast(SCHEMA)
 
 
 def _date_hour(ns: int) -> tuple[str, str]:

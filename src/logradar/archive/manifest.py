@@ -3,7 +3,8 @@
 A small log under ``<root>/_manifest/``: entry ``<seq>.json`` records one atomic change,
 ``{"seq", "first", "last", "add": [...], "remove": [...]}`` (paths relative to the root); a
 flush adds the files it wrote for tank offsets ``first..last``, a compaction or retention run
-adds merged files and removes the ones they replace. Entry ``<seq>.checkpoint.json`` holds
+adds merged files (their row counts in ``"rows"``) and removes the ones they replace. Entry
+``<seq>.checkpoint.json`` holds
 the whole state after ``seq``; older entries are then deleted. A reader takes the newest
 checkpoint and applies the entries after it, so it never lists the data folders (cheap on
 object storage) and never sees a file that is not committed, or one that was replaced.
@@ -29,13 +30,17 @@ class ManifestState:
     seq: int = 0
     last: int = -1  # the last tank offset a committed flush covers
     files: set[str] = field(default_factory=set)
+    rows: dict[str, int] = field(default_factory=dict)  # rows of merged files
 
     def apply(self, entry: dict) -> None:
         self.seq = entry["seq"]
         if entry.get("last") is not None:
             self.last = max(self.last, entry["last"])
-        self.files.difference_update(entry.get("remove", ()))
+        for path in entry.get("remove", ()):
+            self.files.discard(path)
+            self.rows.pop(path, None)
         self.files.update(entry.get("add", ()))
+        self.rows.update(entry.get("rows", {}))
 
 
 class Manifest:
@@ -71,7 +76,9 @@ class Manifest:
         if checkpoints:
             seq, _, path = checkpoints[-1]
             data = self._read(path)
-            state = ManifestState(data["seq"], data["last"], set(data["files"]))
+            state = ManifestState(
+                data["seq"], data["last"], set(data["files"]), data.get("rows", {})
+            )
             start = seq
         for seq, is_checkpoint, path in entries:
             if seq > start and not is_checkpoint:
@@ -103,6 +110,7 @@ class Manifest:
         remove: list[str] = (),  # type: ignore[assignment]
         first: int | None = None,
         last: int | None = None,
+        rows: dict[str, int] | None = None,
     ) -> None:
         """Commit one change atomically, then apply it to ``state`` (left as is on failure)."""
         entry = {
@@ -112,12 +120,19 @@ class Manifest:
             "add": sorted(add),
             "remove": sorted(remove),
         }
+        if rows:
+            entry["rows"] = rows
         self._put(f"{state.seq + 1:020d}.json", entry)
         state.apply(entry)
 
     def checkpoint(self, state: ManifestState) -> None:
         """Write the whole ``state`` as one entry, then delete the entries it covers."""
-        data = {"seq": state.seq, "last": state.last, "files": sorted(state.files)}
+        data = {
+            "seq": state.seq,
+            "last": state.last,
+            "files": sorted(state.files),
+            "rows": state.rows,
+        }
         self._put(f"{state.seq:020d}.checkpoint.json", data)
         for seq, is_checkpoint, path in self._entries():
             if seq < state.seq or (seq == state.seq and not is_checkpoint):

@@ -44,8 +44,10 @@ log = logging.getLogger("logradar.archive")
 
 CONSUMER = "archive"
 _REQUEST_ID = re.compile(r"\s*\(Request ID: [^)]*\)")
-#: Compaction merges at most this many hours per run (bounded work between two flushes).
-COMPACT_HOURS_PER_RUN = 16
+#: Compaction reads at most this many files per run (bounded work between two flushes).
+COMPACT_FILES_PER_RUN = 64
+#: A merged file this large is final (an hour of a busy stream may keep several).
+COMPACT_TARGET_ROWS = 20_000_000
 #: Write a manifest checkpoint once this many entries follow the last one.
 CHECKPOINT_EVERY = 200
 
@@ -222,31 +224,49 @@ class ParquetArchiver:
         return folders
 
     def compact(self, now_ns: int | None = None) -> int:
-        """Merge the files of closed hours (ended ``compact_after_seconds`` ago) into one
-        file each, at most ``COMPACT_HOURS_PER_RUN`` hours; return the hours merged."""
+        """Merge the small files of closed hours (ended ``compact_after_seconds`` ago), at
+        most ``COMPACT_FILES_PER_RUN`` files per run so that flushes never wait long; a
+        merged file of ``COMPACT_TARGET_ROWS`` rows or more is not merged again. Returns
+        the number of merges."""
         if self.cfg.compact_after_seconds <= 0:
             return 0
         now_ns = time.time_ns() if now_ns is None else now_ns
         closed_before = now_ns - int(self.cfg.compact_after_seconds * 1e9)
-        todo = sorted(
-            (folder, files)
-            for folder, files in self._by_folder().items()
-            if len(files) > 1 and _hour_end_ns(folder) <= closed_before
-        )[:COMPACT_HOURS_PER_RUN]
-        for folder, files in todo:
-            self._compact_folder(folder, sorted(files))
-        return len(todo)
+        rows = self.state.rows
+        budget, merges = COMPACT_FILES_PER_RUN, 0
+        for folder, files in sorted(self._by_folder().items()):
+            small = sorted(f for f in files if rows.get(f, 0) < COMPACT_TARGET_ROWS)
+            if len(small) < 2 or _hour_end_ns(folder) > closed_before:
+                continue
+            if budget < 2:
+                break
+            chosen = small[:budget]  # merged files ("compact-…") sort first: they grow
+            self._compact_folder(folder, chosen)
+            budget -= len(chosen)
+            merges += 1
+        return merges
 
     def _compact_folder(self, folder: str, files: list[str]) -> None:
+        """Stream ``files`` into one new file (one input in memory at a time), swap it in
+        through one manifest entry, then delete the inputs."""
         state = self.state
-        tables = [
-            pq.read_table(f"{self.root}/{f}", filesystem=self.fs, columns=list(layout.COLUMNS))
-            for f in files
-        ]
-        merged = pa.concat_tables(tables).sort_by("offset")
         target = f"{folder}/compact-{state.seq + 1:020d}.parquet"
-        self._put(layout.to_layout(merged), target)
-        self.manifest.commit(state, add=[target], remove=files)
+        path = f"{self.root}/{target}"
+        tmp = f"{self.root}/{folder}/.compact-{state.seq + 1:020d}.tmp"
+        rows = 0
+        with (
+            self.fs.open_output_stream(tmp if self._is_local else path) as out,
+            pq.ParquetWriter(out, layout.SCHEMA, **layout.PARQUET_OPTIONS) as writer,
+        ):
+            for name in files:
+                table = pq.read_table(
+                    f"{self.root}/{name}", filesystem=self.fs, columns=list(layout.COLUMNS)
+                )
+                writer.write_table(layout.to_layout(table))
+                rows += table.num_rows
+        if self._is_local:
+            self.fs.move(tmp, path)
+        self.manifest.commit(state, add=[target], remove=files, rows={target: rows})
         self._delete(files)
         self.compactions += 1
         if self.metrics is not None:
