@@ -27,22 +27,22 @@ def parquet_files(root) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
 
 
-def test_one_request_over_1200_hours_is_written_in_bounded_flushes(tmp_path):
+def test_one_request_over_600_hours_is_written_in_bounded_flushes(tmp_path):
     tank = SqliteTank(tmp_path / "t.db")
-    hours = [T0 - i * HOUR_NS for i in range(1200)]
-    tank.append(ingest_table("old", [f"l{i}" for i in range(1200)], hours))
+    hours = [T0 - i * HOUR_NS for i in range(600)]
+    tank.append(ingest_table("old", [f"l{i}" for i in range(600)], hours))
     metrics = Metrics()
     archiver = ParquetArchiver(
-        tank, str(tmp_path / "a"), ArchiveConfig(max_files_per_flush=300), metrics=metrics
+        tank, str(tmp_path / "a"), ArchiveConfig(max_files_per_flush=150), metrics=metrics
     )
     flushes = 0
     while archiver.flush_once():
         flushes += 1
-        assert archiver.last_flush_files <= 300
+        assert archiver.last_flush_files <= 150
     assert flushes == 4
-    assert offsets(tmp_path / "a") == list(range(1200))
-    assert metrics.lines_archived._value.get() == 1200
-    assert metrics.archive_files._value.get() == 1200
+    assert offsets(tmp_path / "a") == list(range(600))
+    assert metrics.lines_archived._value.get() == 600
+    assert metrics.archive_files._value.get() == 600
     assert metrics.archive_bytes._value.get() > 0
 
 
