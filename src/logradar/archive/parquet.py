@@ -69,20 +69,16 @@ class ParquetArchiver:
         cfg: ArchiveConfig | None = None,
         *,
         max_rows_per_file: int | None = None,
-        max_files_per_flush: int | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.cfg = cfg or ArchiveConfig()
         self.tank = tank
-        self.url = url
         self.fs, self.root = open_filesystem(url, self.cfg)
         self.manifest = Manifest(self.fs, self.root)
         self.max_rows_per_file = max_rows_per_file or self.cfg.max_rows_per_file
-        self.max_files_per_flush = max_files_per_flush or self.cfg.max_files_per_flush
+        self.max_files_per_flush = self.cfg.max_files_per_flush
         self.metrics = metrics
-        self.rows_written = 0
         self.files_written = 0
-        self.compactions = 0
         self.last_flush_files = 0
         self.last_error: str | None = None
         self.failures = 0  # failed flush/maintenance steps in a row
@@ -190,7 +186,6 @@ class ParquetArchiver:
             size += self._put(rows, f"{folder}/{name}")
             written.append(f"{folder}/{name}")
         self.manifest.commit(state, add=written, first=first, last=last)
-        self.rows_written += batch.num_rows
         self.files_written += len(written)
         self.last_flush_files = len(written)
         if self.metrics is not None:
@@ -268,7 +263,6 @@ class ParquetArchiver:
             self.fs.move(tmp, path)
         self.manifest.commit(state, add=[target], remove=files, rows={target: rows})
         self._delete(files)
-        self.compactions += 1
         if self.metrics is not None:
             self.metrics.archive_compactions.inc()
 
