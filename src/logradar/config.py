@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import (
     AnyHttpUrl,
@@ -201,6 +202,21 @@ class ArchiveConfig(_Section):
     retention_days: float = Field(
         0.0, ge=0, description="Delete archived hours older than this (0: keep forever)."
     )
+
+    @field_validator("url")
+    @classmethod
+    def _archive_url(cls, url: str | None) -> str | None:
+        if url and urlparse(url).scheme not in ("", "file", "s3", "obs"):
+            raise ValueError(f"{url!r}: use a folder, s3://bucket/prefix or obs://bucket/prefix")
+        return url
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint(cls, endpoint: str | None) -> str | None:
+        parsed = urlparse(endpoint or "")
+        if endpoint and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError(f"{endpoint!r}: use http(s)://host[:port]")
+        return endpoint
 
 
 class EngineConfig(_Section):

@@ -91,7 +91,7 @@ def test_cli_archive_url_and_errors(data_dir):
     when = CliRunner().invoke(main, ["search", "--archive", "x", "--since", "yesterday"])
     assert when.exit_code == 2 and "--since" in when.output
     scheme = CliRunner().invoke(main, ["search", "--archive", "ftp://x/y"])
-    assert scheme.exit_code == 1 and "unsupported archive URL" in scheme.output
+    assert scheme.exit_code == 1 and "use a folder, s3://bucket/prefix" in scheme.output
 
 
 @pytest.fixture

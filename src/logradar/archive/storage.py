@@ -35,11 +35,7 @@ def s3_filesystem(cfg: ArchiveConfig | None) -> pafs.S3FileSystem:
     options: dict = {"allow_delayed_open": True}
     if cfg is not None:
         if cfg.s3_endpoint:
-            endpoint = urlparse(cfg.s3_endpoint)
-            if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-                raise ArchiveUrlError(
-                    f"archive.s3_endpoint {cfg.s3_endpoint!r}: use http(s)://host[:port]"
-                )
+            endpoint = urlparse(cfg.s3_endpoint)  # http(s)://host[:port]: checked by config
             options["endpoint_override"] = endpoint.netloc
             options["scheme"] = endpoint.scheme
         if cfg.s3_region:
