@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from prometheus_client import generate_latest
 
 from logradar.cli import main
 from logradar.config import load_config
@@ -26,6 +27,11 @@ def test_disabled_archive_stops_pinning_retention(tmp_path):
     pipeline = Pipeline(settings)  # the archive is enabled: it registers as a consumer
     pipeline.ingest(lines(10), "t")
     pipeline.archiver.flush()
+    pipeline.refresh_gauges()
+    scraped = generate_latest(pipeline.metrics.registry).decode()
+    assert "logradar_lines_archived_total 10.0" in scraped  # it was always 0
+    assert "logradar_archive_files_total 1.0" in scraped
+    assert "logradar_archive_lag_lines 0.0" in scraped
     pipeline.tank.close()
     pipeline.store.close()
 
