@@ -12,9 +12,11 @@ import click
 
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
+from logradar.commands.search import search_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
+from logradar.commands.tank import tank_group
 from logradar.commands.train import train_command
 from logradar.config import ConfigError, Settings, load_config
 
@@ -118,10 +120,13 @@ def demo(port: int, duration: float, incident_after: float, data_dir: Path | Non
 @click.option(
     "--train",
     "train",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Normal logs to learn from.",
+    help="Normal logs to learn from (or --archive).",
 )
+@click.option("--archive", "archive_url", help="Replay this archive (folder, s3://, obs://).")
+@click.option("--since", help="With --archive: from (ISO-8601, epoch seconds, duration ago).")
+@click.option("--until", help="With --archive: until (exclusive), same forms.")
+@click.option("--stream", help="With --archive: only this stream.")
 @click.option(
     "--test",
     "test",
@@ -139,7 +144,11 @@ def demo(port: int, duration: float, incident_after: float, data_dir: Path | Non
     help="Anomalies as JSON lines.",
 )
 def backtest(
-    train: Path,
+    train: Path | None,
+    archive_url: str | None,
+    since: str | None,
+    until: str | None,
+    stream: str | None,
     test: Path | None,
     log_format: str | None,
     session_key: str | None,
@@ -147,7 +156,16 @@ def backtest(
     engine: str,
     output: Path,
 ) -> None:
-    """Run the detection engine over files and write every anomaly it finds."""
+    """Run the detection engine over files (or the archive) and write every anomaly."""
+    if archive_url is not None:
+        from logradar.commands.search import archive_backtest
+
+        if train is not None or test is not None or engine != "local":
+            raise click.UsageError("--archive replays the archive: no --train/--test/--engine")
+        archive_backtest(config_path, archive_url, since, until, stream, output)
+        return
+    if train is None:
+        raise click.UsageError("give --train FILE (or --archive URL)")
     from logradar.backtest import run_backtest
 
     try:
@@ -188,3 +206,5 @@ main.add_command(expected_command, "expected")
 main.add_command(mute_command, "mute")
 main.add_command(unmute_command, "unmute")
 main.add_command(spark_group)
+main.add_command(tank_group)
+main.add_command(search_command, "search")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import (
     AnyHttpUrl,
@@ -170,9 +171,52 @@ class ArchiveConfig(_Section):
         None,
         description="Folder or s3://bucket/prefix; default <data_dir>/archive.",
     )
-    s3_endpoint: str | None = Field(None, description="S3/OBS endpoint URL for s3:// archives.")
+    s3_endpoint: str | None = Field(
+        None,
+        description="S3/OBS endpoint URL for s3:// or obs:// archives, "
+        "e.g. https://obs.ap-southeast-1.myhuaweicloud.com.",
+    )
+    s3_region: str | None = Field(None, description="S3/OBS region, e.g. ap-southeast-1.")
+    s3_addressing: Literal["path", "virtual"] = Field(
+        "path",
+        description="Bucket addressing: path (host/bucket/key) or virtual (bucket.host/key).",
+    )
+    access_key: str = Field(
+        "", description="S3/OBS access key (AK); empty: AWS_ACCESS_KEY_ID or the SDK's chain."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="S3/OBS secret key (SK); never logged."
+    )
+    s3_timeout_seconds: float = Field(10.0, gt=0, description="Connect and request timeout.")
+    s3_attempts: int = Field(3, ge=1, description="Tries per S3 request before a flush fails.")
     flush_seconds: float = Field(5.0, gt=0, description="Write a file at least this often.")
     max_rows_per_file: int = Field(500_000, gt=0)
+    max_files_per_flush: int = Field(
+        64, gt=0, description="Partitions one flush writes; lines of more wait for the next."
+    )
+    compact_after_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="Merge the files of an hour this long after it ended (0: never compact).",
+    )
+    retention_days: float = Field(
+        0.0, ge=0, description="Delete archived hours older than this (0: keep forever)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _archive_url(cls, url: str | None) -> str | None:
+        if url and urlparse(url).scheme not in ("", "file", "s3", "obs"):
+            raise ValueError(f"{url!r}: use a folder, s3://bucket/prefix or obs://bucket/prefix")
+        return url
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint(cls, endpoint: str | None) -> str | None:
+        parsed = urlparse(endpoint or "")
+        if endpoint and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError(f"{endpoint!r}: use http(s)://host[:port]")
+        return endpoint
 
 
 class EngineConfig(_Section):

@@ -54,6 +54,23 @@ class Metrics:
         self.lines_archived = Counter(
             "logradar_lines_archived", "Lines written to the Parquet archive.", registry=r
         )
+        self.archive_bytes = Counter(
+            "logradar_archive_bytes", "Parquet bytes written to the archive.", registry=r
+        )
+        self.archive_files = Counter(
+            "logradar_archive_files", "Parquet files written to the archive.", registry=r
+        )
+        self.archive_flush_failures = Counter(
+            "logradar_archive_flush_failures",
+            "Archive flushes that failed (retried over the same offsets).",
+            registry=r,
+        )
+        self.archive_compactions = Counter(
+            "logradar_archive_compactions", "Archive hours merged by compaction.", registry=r
+        )
+        self.archive_lag = Gauge(
+            "logradar_archive_lag_lines", "Lines in the tank not yet archived.", registry=r
+        )
         self.templates = Gauge("logradar_templates", "Templates known to the parser.", registry=r)
         self.anomalies = Counter(
             "logradar_anomalies", "Anomalies detected.", ["detector", "severity"], registry=r

@@ -88,6 +88,7 @@ class Pipeline:
         spark_master: str | None = None,
     ) -> None:
         self.settings = settings
+        self.engine_kind = engine
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
         if engine == "spark" and settings.tank.kind != "sqlite":
@@ -98,8 +99,8 @@ class Pipeline:
             ParquetArchiver(
                 self.tank,
                 settings.archive_url,
-                s3_endpoint=settings.archive.s3_endpoint,
-                max_rows_per_file=settings.archive.max_rows_per_file,
+                settings.archive,
+                metrics=self.metrics,
             )
             if settings.archive.enabled
             else None
@@ -249,9 +250,17 @@ class Pipeline:
         cfg = self.settings.tank
         while not self._stop.wait(RETENTION_EVERY_SECONDS):
             try:
-                self.tank.enforce_retention(cfg.retention_hours * 3600, cfg.retention_bytes)
+                self.tank.enforce_retention(
+                    cfg.retention_hours * 3600, cfg.retention_bytes, self.active_consumers()
+                )
             except Exception:
                 log.exception("tank retention failed")
+
+    def active_consumers(self) -> list[str]:
+        """The tank consumers this configuration runs (only they hold retention back)."""
+        from logradar.tank.consumers import active_consumers
+
+        return active_consumers(self.settings, self.engine_kind)
 
     # Introspection ------------------------------------------------------------------------
     def refresh_gauges(self) -> None:
@@ -264,6 +273,8 @@ class Pipeline:
             self.metrics.consumer_lag.labels(consumer).set(end - offset)
         for outbox, pending in self.store.pending_deliveries().items():
             self.metrics.outbox_pending.labels(outbox).set(pending)
+        if self.archiver is not None:
+            self.metrics.archive_lag.set(end - committed.get(ARCHIVE_CONSUMER, -1))
 
     def health(self) -> dict[str, Any]:
         components = {name: t.is_alive() for name, t in self._threads.items()}

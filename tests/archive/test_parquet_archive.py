@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 from logradar.archive.parquet import CONSUMER, ParquetArchiver
 from logradar.schema import ingest_table
@@ -45,14 +46,33 @@ def test_layout_is_hive_partitioned_and_complete(tmp_path):
     assert archiver.flush() == 0  # nothing twice
 
 
-def test_crash_between_write_and_commit_writes_nothing_twice(tmp_path):
+def test_crash_between_manifest_and_tank_commit_writes_nothing_twice(tmp_path):
     tank = SqliteTank(tmp_path / "t.db")
     fill(tank)
     archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
     batch = tank.read(-1, 60)
-    archiver._write(batch)  # files written, then the process "dies" before the commit
+    archiver._write(batch, archiver.state)  # files + manifest, then "dies" before the tank
     tank.append(ingest_table("web", ["late line"], T0))
-    # restart: a new archiver removes the orphans and archives everything once
+    # restart: the manifest is ahead of the tank, so the tank's offset moves up to it
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
+    archiver.flush()
+    offsets = read_archive(tmp_path / "archive").column("offset").to_pylist()
+    assert sorted(offsets) == list(range(101))
+
+
+def test_crash_before_the_manifest_commit_leaves_no_orphan(tmp_path, monkeypatch):
+    tank = SqliteTank(tmp_path / "t.db")
+    fill(tank)
+    archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed between the file writes and the manifest commit")
+
+    monkeypatch.setattr(archiver.manifest, "commit", die)
+    with pytest.raises(SystemExit):
+        archiver.flush()
+    assert list((tmp_path / "archive").rglob("part-*.parquet"))  # the attempt's files
+    tank.append(ingest_table("web", ["late line"], T0))
     archiver = ParquetArchiver(tank, str(tmp_path / "archive"), max_rows_per_file=60)
     archiver.flush()
     offsets = read_archive(tmp_path / "archive").column("offset").to_pylist()
@@ -66,6 +86,6 @@ def test_temporary_files_are_invisible_and_cleaned(tmp_path):
     folder.mkdir(parents=True)
     (folder / ".part-00000000000000000000-00000000000000000049.parquet.tmp").write_bytes(b"junk")
     archiver = ParquetArchiver(tank, str(tmp_path / "archive"))
+    archiver.flush()  # the first flush recovers: temporary files go
     assert not list(folder.glob(".*"))
-    archiver.flush()
     assert read_archive(tmp_path / "archive").num_rows == 100

@@ -42,6 +42,9 @@ def _time(value: str | None, name: str) -> int | None:
     help="TOML configuration file (env LOGRADAR_CONFIG); use the server's.",
 )
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="State folder.")
+@click.option(
+    "--archive", "archive_url", help="Read this archive (folder, s3://, obs://); default: config."
+)
 @click.option("--from", "start", help="Start: ISO-8601, epoch seconds or a duration ago (7d).")
 @click.option("--to", "end", help="End (exclusive), same forms; default: everything.")
 @click.option("--stream", help="Only this stream.")
@@ -49,6 +52,7 @@ def _time(value: str | None, name: str) -> int | None:
 def train_command(
     config_path: Path | None,
     data_dir: Path | None,
+    archive_url: str | None,
     start: str | None,
     end: str | None,
     stream: str | None,
@@ -58,7 +62,7 @@ def train_command(
     from logradar.engine.train import NothingToTrain, train
 
     try:
-        settings = load_config(config_path, data_dir=data_dir)
+        settings = load_config(config_path, data_dir=data_dir, archive={"url": archive_url})
         if stream is not None:
             validate_stream_name(stream)
     except (ConfigError, InvalidStreamName) as e:

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logradar import backtest
+from logradar.archive import layout
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
 from logradar.engine.feedback import Feedback
@@ -438,19 +439,14 @@ def start_archive(
     source: DataFrame, url: str, checkpoint: str, *, available_now: bool = False
 ) -> StreamingQuery:
     """Parquet archive written by Spark's file sink (exactly once through its metadata log),
-    Hive-partitioned by stream/date/hour like the local archiver's."""
-    from pyspark.sql import functions as F
-
-    at = F.timestamp_micros((F.col("record_ts") / 1000).cast("long"))
+    in the archive layout (:mod:`logradar.archive.layout`) the local archiver writes."""
     writer = (
-        source.drop(PART)
-        .withColumn("date", F.date_format(at, "yyyy-MM-dd"))
-        .withColumn("hour", F.date_format(at, "HH"))
+        layout.spark_layout(source)
         .writeStream.queryName("logradar-archive")
         .format("parquet")
         .option("compression", "zstd")
         .option("checkpointLocation", checkpoint)
-        .partitionBy("stream", "date", "hour")
+        .partitionBy(*layout.PARTITION_KEYS)
     )
     if available_now:
         writer = writer.trigger(availableNow=True)

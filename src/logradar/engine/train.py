@@ -40,20 +40,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from logradar.archive.parquet import open_filesystem
+from logradar.archive import layout
 from logradar.config import Settings
 from logradar.engine.core import DetectionCore
 from logradar.parse.templates import TemplateMiner
-from logradar.schema import RECORD_SCHEMA, TIMESTAMP
 
 log = logging.getLogger("logradar.train")
 
 TRAINED_FILE = "trained.json"
 SNAPSHOT_FILE = "engine.json"
-_PARTITIONING = ds.partitioning(
-    pa.schema([("stream", pa.string()), ("date", pa.string()), ("hour", pa.string())]),
-    flavor="hive",
-)
 
 
 class NothingToTrain(ValueError):
@@ -73,23 +68,6 @@ class TrainResult:
     templates_after: int
 
 
-def _filter(start_ns: int | None, end_ns: int | None, stream: str | None) -> ds.Expression:
-    expr = ds.scalar(True)
-    if stream is not None:
-        expr &= ds.field("stream") == stream
-    if start_ns is not None:
-        expr &= ds.field("ts") >= pa.scalar(start_ns, pa.int64()).cast(TIMESTAMP)
-        expr &= ds.field("date") >= _date(start_ns)
-    if end_ns is not None:
-        expr &= ds.field("ts") < pa.scalar(end_ns, pa.int64()).cast(TIMESTAMP)
-        expr &= ds.field("date") <= _date(end_ns)
-    return expr
-
-
-def _date(ns: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ns / 1e9))
-
-
 def archive_batches(
     settings: Settings,
     start_ns: int | None = None,
@@ -98,9 +76,8 @@ def archive_batches(
 ) -> tuple[int, int, Iterator[pa.Table]]:
     """``(records, hours, batches)``: the archived records in range, in event-time order
     (hour partitions in order, sorted by time within one), at most ``max_batch_rows`` each."""
-    fs, root = open_filesystem(settings.archive_url, settings.archive.s3_endpoint)
-    dataset = ds.dataset(root, filesystem=fs, format="parquet", partitioning=_PARTITIONING)
-    expr = _filter(start_ns, end_ns, stream)
+    dataset = layout.open_dataset(settings.archive_url, settings.archive)
+    expr = layout.record_filter(start_ns, end_ns, stream)
     hours = sorted(
         {
             (keys["date"], keys["hour"])
@@ -114,7 +91,7 @@ def archive_batches(
     def batches() -> Iterator[pa.Table]:
         for date, hour in hours:
             table = dataset.to_table(
-                columns=RECORD_SCHEMA.names,
+                columns=list(layout.COLUMNS),
                 filter=expr & (ds.field("date") == date) & (ds.field("hour") == hour),
             )
             table = table.sort_by([("ts", "ascending"), ("offset", "ascending")])

@@ -13,6 +13,7 @@ wherever it is kept (a SQLite row, a Kafka record).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
@@ -70,8 +71,15 @@ class Tank(Protocol):
         """Committed offset per known consumer."""
         ...
 
-    def enforce_retention(self, max_age_seconds: float, max_bytes: int) -> int:
-        """Drop old consumed segments; return how many were dropped."""
+    def drop_consumer(self, consumer: str) -> bool:
+        """Forget ``consumer`` (it no longer pins retention); False if it was unknown."""
+        ...
+
+    def enforce_retention(
+        self, max_age_seconds: float, max_bytes: int, active: Collection[str] | None = None
+    ) -> int:
+        """Drop old segments every consumer in ``active`` (default: every known consumer)
+        has committed; return how many were dropped."""
         ...
 
     def close(self) -> None: ...

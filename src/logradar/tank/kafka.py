@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -412,7 +412,14 @@ class KafkaTank:
             return dict(self._committed)
 
     # Retention --------------------------------------------------------------------------
-    def enforce_retention(self, max_age_seconds: float, max_bytes: int) -> int:
+    def drop_consumer(self, consumer: str) -> bool:
+        """Forget ``consumer`` in this process (its Kafka group never pins retention)."""
+        with self._lock:
+            return self._committed.pop(consumer, None) is not None
+
+    def enforce_retention(
+        self, max_age_seconds: float, max_bytes: int, active: Collection[str] | None = None
+    ) -> int:
         """Nothing to do: the topic's ``retention.ms``/``retention.bytes`` apply. Returns 0."""
         return 0
 

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,6 +41,10 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE TABLE IF NOT EXISTS consumers (
     name      TEXT PRIMARY KEY,
     committed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS offset_floor (
+    id   INTEGER PRIMARY KEY CHECK (id = 0),
+    next INTEGER NOT NULL  -- offsets start at least here (kept when a consumer is dropped)
 );
 """
 
@@ -100,6 +105,9 @@ class SqliteTank:
         row = conn.execute("SELECT MAX(committed) FROM consumers").fetchone()
         if row[0] is not None:
             self._next_offset = max(self._next_offset, row[0] + 1)
+        row = conn.execute("SELECT next FROM offset_floor").fetchone()
+        if row is not None:
+            self._next_offset = max(self._next_offset, row[0])
 
     # Connections ------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -262,22 +270,44 @@ class SqliteTank:
     def consumers(self) -> dict[str, int]:
         return dict(self._conn().execute("SELECT name, committed FROM consumers"))
 
+    def drop_consumer(self, consumer: str) -> bool:
+        """Forget ``consumer``; its committed offset no longer holds retention back."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO offset_floor (id, next) VALUES (0, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET next = MAX(next, excluded.next)",
+                    (self._next_offset,),
+                )
+                cur = conn.execute("DELETE FROM consumers WHERE name = ?", (consumer,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return cur.rowcount > 0
+
     # Retention --------------------------------------------------------------------------
     def size_bytes(self) -> int:
         row = self._conn().execute("SELECT COALESCE(SUM(bytes), 0) FROM segments").fetchone()
         return int(row[0])
 
-    def enforce_retention(self, max_age_seconds: float, max_bytes: int) -> int:
+    def enforce_retention(
+        self, max_age_seconds: float, max_bytes: int, active: Collection[str] | None = None
+    ) -> int:
         """Delete consumed segments older than ``max_age_seconds`` or beyond ``max_bytes``.
 
-        Only segments that every registered consumer has committed are eligible. Returns
-        the number of segments deleted.
+        Only segments that every consumer in ``active`` (default: every registered one) has
+        committed are eligible; a consumer left over from an earlier configuration (e.g. the
+        archive, since disabled) does not hold them back. Returns the segments deleted.
         """
         conn = self._conn()
-        row = conn.execute("SELECT MIN(committed) FROM consumers").fetchone()
-        if row[0] is None:
+        known = self.consumers()
+        pinning = [known.get(name, -1) for name in (known if active is None else active)]
+        if not pinning:
             return 0
-        safe = row[0]
+        safe = min(pinning)
         cutoff = time.time_ns() - int(max_age_seconds * 1e9)
         deleted = 0
         with self._write_lock:

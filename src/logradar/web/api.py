@@ -27,6 +27,7 @@ from logradar.sources.common import pipeline_of
 from logradar.store.schema import ns_to_datetime
 from logradar.web.access import require_read
 from logradar.web.params import AlertQuery, AnomalyQuery, Stream, VolumeQuery, parse_query
+from logradar.web.search import search_lines
 
 MAX_MUTE_BODY_BYTES = 4096
 
@@ -184,6 +185,7 @@ routes = [
     Route("/api/v1/anomalies", anomalies),
     Route("/api/v1/volume", volume),
     Route("/api/v1/alerts", alerts),
+    Route("/api/v1/search", search_lines),
     Route("/api/v1/anomalies/{anomaly_id:int}/expected", mark_expected, methods=["POST"]),
     Route("/api/v1/mutes", list_mutes, methods=["GET"]),
     Route("/api/v1/mutes", add_mute, methods=["POST"]),
