@@ -74,7 +74,7 @@ def _context(
     try:
         lines = read_stream_lines(
             settings.archive_url,
-            settings.archive.s3_endpoint,
+            settings.archive,
             a["stream"],
             a["start_ns"] - window_ns,
             a["end_ns"] + window_ns,
