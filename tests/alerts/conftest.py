@@ -1,15 +1,18 @@
-"""A real HTTP webhook receiver on a free local port, and anomalies to alert on."""
+"""Local services for channel tests, notification payloads, and a store."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from logradar.alerts.grouping import FIRING, RESOLVED, Incident
+from logradar.alerts.payload import notification
 from logradar.schema import Anomaly, Severity
 from logradar.store import Store
 
@@ -17,9 +20,8 @@ S = 10**9
 T0 = 1_709_294_400 * S  # 2024-03-01T12:00:00Z
 
 
-def _make_anomaly(
-    stream: str = "web",
-    start: int = T0,
+def make_anomaly(
+    stream: str = "payments",
     *,
     template_id: int | None = 7,
     severity: Severity = Severity.HIGH,
@@ -30,79 +32,107 @@ def _make_anomaly(
         detector=detector,
         kind=kind,
         stream=stream,
-        start=start,
-        end=start + 10 * S,
+        start=T0,
+        end=T0 + 10 * S,
         score=0.9,
         severity=severity,
-        explanation=f"template {template_id}: 40 lines,\nexpected 3",
+        explanation=f"template {template_id} seen 40 times in 10 s,\nexpected 3",
         template_id=template_id,
-        template="GET <*> 500",
+        template="POST /pay <*> 500",
         expected=3.0,
         observed=40.0,
-        examples=["GET /a 500"],
+        examples=["POST /pay/123 500 upstream timeout"],
     )
 
 
-class Receiver:
-    """Collects POSTed JSON bodies; answers ``fail_status`` to the first ``fail_first``."""
+def make_payload(event: str = FIRING, incident_id: int = 12, seq: int = 1) -> dict[str, Any]:
+    """A notification payload as the outbox queues it, for an incident of ``make_anomaly``."""
+    a = make_anomaly()
+    incident = Incident(
+        key='{"detector": "frequency", "stream": "payments", "template_id": 7}',
+        stream=a.stream, detector=a.detector, kind=a.kind, template_id=a.template_id,
+        template=a.template, severity=a.severity, first_seen_ns=T0, last_seen_ns=T0 + 60 * S,
+        summary="", explanation="", examples=[], receivers=(), id=incident_id, anomaly_count=5,
+        last_anomaly_id=99,
+    )  # fmt: skip
+    incident.take(a)
+    if event == RESOLVED:
+        incident.status, incident.resolved_ns = RESOLVED, T0 + 660 * S
+    return {**notification(incident, event, seq, "http://logradar.example:8080/"), "receiver": "r"}
 
-    def __init__(self, port: int = 0, *, fail_first: int = 0, fail_status: int = 500) -> None:
-        self.fail_first = fail_first
-        self.fail_status = fail_status
-        self.requests: list[dict[str, Any]] = []
-        self.delivered: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self.stopped = False
-        receiver = self
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class HttpService:
+    """A local HTTP server: ``handler(request)`` answers; while ``down`` it answers 503."""
+
+    handler: Callable[[Request], Answer]
+    requests: list[Request] = field(default_factory=list)
+    accepted: list[Request] = field(default_factory=list)
+    down: bool = False
+
+    def start(self) -> HttpService:
+        service = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver._lock:
-                    receiver.requests.append(body)
-                    ok = len(receiver.requests) > receiver.fail_first
-                    if ok:
-                        receiver.delivered.append(body)
-                self.send_response(200 if ok else receiver.fail_status)
-                self.send_header("Content-Length", "2")
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Request("POST", self.path, headers, body)
+                service.requests.append(request)
+                if service.down:
+                    status, extra, answer = 503, {}, b"down"
+                else:
+                    status, extra, answer = service.handler(request)
+                    if 200 <= status < 300:
+                        service.accepted.append(request)
+                self.send_response(status)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok" if ok else b"no")
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks/secret-token"
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
+        return self
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
-        self.stopped = True
 
 
 @pytest.fixture
-def make_anomaly() -> Callable[..., Anomaly]:
-    """Build an anomaly starting at ``T0`` (2024-03-01T12:00:00Z) unless told otherwise."""
-    return _make_anomaly
+def http_service() -> Iterator[Callable[[Callable[[Request], Answer]], HttpService]]:
+    """Start :class:`HttpService` servers; all are stopped after the test."""
+    started: list[HttpService] = []
 
-
-@pytest.fixture
-def start_receiver() -> Iterator[Callable[..., Receiver]]:
-    """Start :class:`Receiver` servers (same arguments); all are stopped after the test."""
-    started: list[Receiver] = []
-
-    def start(*args: Any, **kwargs: Any) -> Receiver:
-        started.append(Receiver(*args, **kwargs))
+    def start(handler: Callable[[Request], Answer]) -> HttpService:
+        started.append(HttpService(handler).start())
         return started[-1]
 
     yield start
-    for r in started:
-        if not r.stopped:
-            r.stop()
+    for s in started:
+        s.stop()
 
 
 @pytest.fixture

@@ -643,18 +643,20 @@ class Store:
         with self.engine.connect() as conn:
             return [NotificationRow(*r) for r in conn.execute(q)]
 
-    def pending_before(self, notification: NotificationRow) -> bool:
-        """True if an older notification of the same incident and receiver is still pending
-        (so this one must wait: a resolve never overtakes its firing)."""
+    def pending_before(self, notification: NotificationRow) -> int | None:
+        """When the oldest earlier notification of the same incident and receiver that is
+        still pending is due (ns), or None if there is none: a notification waits for those
+        (a resolve never overtakes its firing)."""
         n = notifications.c
-        q = sa.select(n.id).where(
+        q = sa.select(sa.func.min(n.next_attempt_at)).where(
             n.incident_id == notification.incident_id,
             n.receiver == notification.receiver,
             n.status == "pending",
             n.seq < notification.seq,
         )
         with self.engine.connect() as conn:
-            return conn.execute(q.limit(1)).first() is not None
+            due = conn.execute(q).scalar()
+        return None if due is None else int(due)
 
     def update_notification(self, notification_id: int, *, attempted: bool, **values: Any) -> None:
         """Set columns of a notification (``status``, ``next_attempt_at``, ``last_error``,
