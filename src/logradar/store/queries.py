@@ -383,9 +383,9 @@ class Store:
         """Insert anomalies not stored yet (by fingerprint); return ``(id, anomaly)`` for the
         newly inserted ones only, in input order.
 
-        ``unalerted=True`` also returns those already stored that are still ``open`` and have
-        no alert queued: after a crash between storing an anomaly and queueing its alert, the
-        replay that finds it again gets a second chance to alert on it.
+        ``unalerted=True`` also returns those already stored that are still ``open``, joined
+        no incident and have no (legacy) alert queued: after a crash between storing an
+        anomaly and alerting on it, the replay that finds it again gets a second chance.
         """
         unique: dict[str, Anomaly] = {}
         for a in items:
@@ -407,6 +407,7 @@ class Store:
                 q = sa.select(c.id, c.fingerprint).where(
                     c.fingerprint.in_(stored),
                     c.status == "open",
+                    c.incident_id.is_(None),
                     ~sa.exists().where(alerts.c.anomaly_id == c.id),
                 )
                 ids.update({fp: id_ for id_, fp in conn.execute(q)})
