@@ -10,11 +10,15 @@ from __future__ import annotations
 import html
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
 from logradar.alerts.channels.base import ChannelError, subject, text_body
+
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+"""CRLF lines; long subjects stay on one line (RFC 5322's limit is 998)."""
 
 
 def _thread_id(incident_id: int, seq: int, domain: str) -> str:
@@ -79,7 +83,7 @@ class EmailChannel:
     def message(self, payload: dict[str, Any]) -> EmailMessage:
         incident = payload["incident"]
         domain = self.sender.rpartition("@")[2] or "logradar"
-        msg = EmailMessage()
+        msg = EmailMessage(policy=SMTP_POLICY)
         msg["Subject"] = subject(payload)
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
