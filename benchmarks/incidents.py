@@ -320,13 +320,16 @@ def alerting_replay(anomalies: list[dict], cfg: AlertsConfig) -> dict[str, objec
     grouper = Grouper(cfg, Router([], all_receivers=["receiver"]))
     found = sorted((to_anomaly(a) for a in anomalies), key=lambda a: a.end)
     sent: dict[int, int] = defaultdict(int)  # incident (object id) -> notifications
+    firing = 0
     opened: list[int] = []
     last_old: dict[tuple, int] = {}
     old_alerts = 0
 
     def tick(now: int) -> None:
+        nonlocal firing
         for notice in grouper.due(now):
             sent[id(notice.incident)] += 1
+            firing += notice.event == "firing"
 
     now = found[0].end if found else 0
     for a in found:
@@ -349,6 +352,7 @@ def alerting_replay(anomalies: list[dict], cfg: AlertsConfig) -> dict[str, objec
     return {
         "incidents": len(opened),
         "notifications": sum(per_incident),
+        "firing_notifications": firing,
         "max_per_incident": max(per_incident, default=0),
         "over_2": sum(n > 2 for n in per_incident),
         "old_per_anomaly_alerts": old_alerts,
@@ -398,7 +402,13 @@ def main() -> None:
                 detectors[k][0] += t
                 detectors[k][1] += a
             alerting = alerting_replay(anomalies, alerting_cfg)
-            for k in ("incidents", "notifications", "over_2", "old_per_anomaly_alerts"):
+            for k in (
+                "incidents",
+                "notifications",
+                "firing_notifications",
+                "over_2",
+                "old_per_anomaly_alerts",
+            ):
                 alerting_total[k] += alerting[k]
             alerting_total["max_per_incident"] = max(
                 alerting_total["max_per_incident"], alerting["max_per_incident"]
