@@ -27,6 +27,11 @@ alarm; we report false alarms per simulated stream-day of TEST, and recall and p
 incident kind (precision: share of anomalies overlapping an incident of that kind among those
 overlapping any incident or none... see `score`).
 
+Alerting: the anomalies of each stream also go, in event time, through incident alerting
+with the default ``[alerts]`` settings (one receiver, ticks every 10 s): we report incidents,
+notifications (incl. resolves) per incident, and, as the anchor, how many alerts the old
+per-anomaly alerting (one per anomaly key per 300 s cooldown) would have sent.
+
     python benchmarks/incidents.py [--train-days 3] [--test-days 4] [--rate 1.0] [--seed 1]
 """
 
@@ -47,9 +52,12 @@ from pathlib import Path
 
 import numpy as np
 
+from logradar.alerts.grouping import Grouper
+from logradar.alerts.routing import Router
 from logradar.backtest import run_backtest
+from logradar.config import AlertsConfig
 from logradar.demo.hdfs_render import HDFS_FORMAT, SESSION_KEY, read_sessions, render_sessions
-from logradar.schema import Severity
+from logradar.schema import Anomaly, Severity
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DATASETS = SHARED / "loghub-2k"
@@ -293,6 +301,64 @@ def score(anomalies: list[dict], incidents: list[Incident], window: float, min_s
     return caught, false_alarms, by_detector
 
 
+TICK_NS = 10 * 10**9
+OLD_COOLDOWN_NS = 300 * 10**9
+
+
+def to_anomaly(a: dict) -> Anomaly:
+    return Anomaly(
+        detector=a["detector"], kind=a["kind"], stream=a["stream"],
+        start=int(parse_iso(a["start"]) * 1e9), end=int(parse_iso(a["end"]) * 1e9),
+        score=a["score"], severity=Severity.parse(a["severity"]), explanation=a["explanation"],
+        template_id=a.get("template_id"), template=a.get("template"),
+        examples=a.get("examples") or [],
+    )  # fmt: skip
+
+
+def alerting_replay(anomalies: list[dict], cfg: AlertsConfig) -> dict[str, object]:
+    """Incident alerting over ``anomalies`` in event time (detected at their window end)."""
+    grouper = Grouper(cfg, Router([], all_receivers=["receiver"]))
+    found = sorted((to_anomaly(a) for a in anomalies), key=lambda a: a.end)
+    sent: dict[int, int] = defaultdict(int)  # incident (object id) -> notifications
+    firing = 0
+    opened: list[int] = []
+    last_old: dict[tuple, int] = {}
+    old_alerts = 0
+
+    def tick(now: int) -> None:
+        nonlocal firing
+        for notice in grouper.due(now):
+            sent[id(notice.incident)] += 1
+            firing += notice.event == "firing"
+
+    now = found[0].end if found else 0
+    for a in found:
+        while now + TICK_NS <= a.end:
+            now += TICK_NS
+            tick(now)
+        incident = grouper.add(a, a.end)
+        if incident is not None and incident.anomaly_count == 1:
+            opened.append(id(incident))
+        if a.severity >= cfg.min_severity:
+            key = (a.detector, a.kind, a.stream, a.template_id)
+            if a.end - last_old.get(key, -OLD_COOLDOWN_NS) >= OLD_COOLDOWN_NS:
+                last_old[key] = a.end
+                old_alerts += 1
+    end = now + int((cfg.flap_period_seconds + cfg.resolve_after_seconds) * 1e9) + TICK_NS
+    while grouper.open and now < end:
+        now += TICK_NS
+        tick(now)
+    per_incident = [sent[i] for i in opened]
+    return {
+        "incidents": len(opened),
+        "notifications": sum(per_incident),
+        "firing_notifications": firing,
+        "max_per_incident": max(per_incident, default=0),
+        "over_2": sum(n > 2 for n in per_incident),
+        "old_per_anomaly_alerts": old_alerts,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Labeled incident replay through backtest.")
     parser.add_argument("--train-days", type=int, default=3)
@@ -308,6 +374,8 @@ def main() -> None:
     detectors: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     false_total, lines_total, seconds_total = 0, 0, 0.0
     per_stream = {}
+    alerting_cfg = AlertsConfig(min_severity=args.min_severity)
+    alerting_total: dict[str, int] = defaultdict(int)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -333,6 +401,18 @@ def main() -> None:
             for k, (t, a) in by_det.items():
                 detectors[k][0] += t
                 detectors[k][1] += a
+            alerting = alerting_replay(anomalies, alerting_cfg)
+            for k in (
+                "incidents",
+                "notifications",
+                "firing_notifications",
+                "over_2",
+                "old_per_anomaly_alerts",
+            ):
+                alerting_total[k] += alerting[k]
+            alerting_total["max_per_incident"] = max(
+                alerting_total["max_per_incident"], alerting["max_per_incident"]
+            )
             false_total += len(false_alarms)
             lines_total += summary["lines"]
             seconds_total += summary["seconds"]
@@ -343,6 +423,7 @@ def main() -> None:
                 "missed": sorted({incidents[i].kind for i, c in caught.items() if not c}),
                 "false_alarms": len(false_alarms),
                 "false_alarm_examples": [a["explanation"] for a in false_alarms[:3]],
+                "alerting": alerting,
             }
             print(json.dumps({system: per_stream[system]}), file=sys.stderr)
     stream_days = len(per_stream) * args.test_days
@@ -366,6 +447,17 @@ def main() -> None:
                 "backtest_lines_per_s": round(lines_total / seconds_total)
                 if seconds_total
                 else None,
+                "alerting": {
+                    **alerting_total,
+                    "notifications_per_incident": round(
+                        alerting_total["notifications"] / max(1, alerting_total["incidents"]), 3
+                    ),
+                    "old_alerts_per_incident": round(
+                        alerting_total["old_per_anomaly_alerts"]
+                        / max(1, alerting_total["incidents"]),
+                        3,
+                    ),
+                },
                 "machine": f"{os.cpu_count()} cores, shared",
                 "per_stream": per_stream,
             },

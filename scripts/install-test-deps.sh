@@ -9,6 +9,7 @@
 #   prometheus        tests/web/test_read_auth.py scrapes /metrics with a token
 #   prometheus-alertmanager (amtool), docker-compose
 #                     tests/deploy check deploy/ (amtool check-config, docker-compose config)
+#                     tests/alerts/test_channel_alertmanager.py posts alerts to a real one
 # Tests that need one of these skip without it, except under CI (env CI set), where they fail.
 set -eu
 cd "$(dirname "$0")/.."

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from logradar.commands.alerts import alerts_group
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
 from logradar.commands.search import search_command
@@ -208,3 +209,4 @@ main.add_command(unmute_command, "unmute")
 main.add_command(spark_group)
 main.add_command(tank_group)
 main.add_command(search_command, "search")
+main.add_command(alerts_group)

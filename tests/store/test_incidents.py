@@ -106,9 +106,9 @@ def test_notifications_queue_once_in_order_and_wait_for_older(store: Store) -> N
     assert store.due_notifications(T0 - 1) == []
     assert [n.receiver for n in store.due_notifications(T0, receivers=["mail"])] == ["mail"]
     resolve = due[2]
-    assert store.pending_before(resolve)
+    assert store.pending_before(resolve) == T0
     store.update_notification(due[0].id, attempted=True, status="delivered", delivered_at=T0)
-    assert not store.pending_before(resolve)
+    assert store.pending_before(resolve) is None
     store.update_notification(due[1].id, attempted=True, next_attempt_at=T0 + 5 * S)
     assert [n.id for n in store.due_notifications(T0 + S)] == [resolve.id]
     rows = {r["id"]: r for r in store.list_notifications(incident_id=pay)}

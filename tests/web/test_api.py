@@ -103,11 +103,17 @@ def test_volume_rejects_bad_since(client):
     assert "since" in r.json()["error"]
 
 
-def test_alerts_show_delivery_status(client, store, make_anomaly):
-    [(anomaly_id, _)] = store.add_anomalies([make_anomaly()])
-    ids = store.add_alerts(anomaly_id, ["webhook", "console"], T0)
-    store.mark_delivered(ids[0], T0 + S)
+def test_alerts_show_delivery_status(client, store):
+    incident = store.add_incident(
+        group_key="{}", stream="web", detector="frequency", kind="spike", status="firing",
+        first_seen_ns=T0, last_seen_ns=T0, summary="s", severity="high", now_ns=T0,
+    )  # fmt: skip
+    ids = store.add_notifications(
+        incident, ["webhook", "console"], event="firing", seq=1, payload={}, now_ns=T0
+    )
+    store.update_notification(ids[0], attempted=True, status="delivered", delivered_at=T0 + S)
     rows = client.get("/api/v1/alerts").json()
+    assert {r["incident_id"] for r in rows} == {incident}
     assert {(a["channel"], a["status"]) for a in rows} == {
         ("webhook", "delivered"),
         ("console", "pending"),
@@ -146,7 +152,7 @@ def test_receivers_are_mounted(client, pipeline):
 
 def test_store_failure_is_json_500(pipeline, store):
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE alerts")
+        conn.exec_driver_sql("DROP TABLE notifications")
     with TestClient(create_app(pipeline), raise_server_exceptions=False) as client:
         r = client.get("/api/v1/alerts")
     assert r.status_code == 500

@@ -195,6 +195,13 @@ class AlertPrinter:
         self.count += 1
         a = payload["anomaly"]
         explanation = " ".join(str(a["explanation"]).split())
+        if payload.get("event") == "resolved":
+            incident = payload["incident"]
+            self.console.print(
+                f"[bold green]{clock()}  RESOLVED {escape(incident['stream'])}[/] "
+                f"incident #{incident['id']} ({incident['anomaly_count']} anomalies)"
+            )
+            return
         self.console.print(
             f"[bold red]{clock()}  ALERT {a['severity']} {escape(a['stream'])}[/] "
             f"({a['detector']}): {escape(explanation)}"
@@ -213,7 +220,11 @@ def run_demo(
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
-        settings = load_config(data_dir=data_dir, server={"port": port}, alerts={"console": True})
+        settings = load_config(
+            data_dir=data_dir,
+            server={"port": port},
+            alerts={"console": True, "group_wait_seconds": 10},
+        )
     except ConfigError as e:
         console.print(f"[red]{escape(str(e))}[/]")
         raise SystemExit(1) from None

@@ -376,9 +376,9 @@ class Store:
         """Insert anomalies not stored yet (by fingerprint); return ``(id, anomaly)`` for the
         newly inserted ones only, in input order.
 
-        ``unalerted=True`` also returns those already stored that are still ``open`` and have
-        no alert queued: after a crash between storing an anomaly and queueing its alert, the
-        replay that finds it again gets a second chance to alert on it.
+        ``unalerted=True`` also returns those already stored that are still ``open``, joined
+        no incident and have no (legacy) alert queued: after a crash between storing an
+        anomaly and alerting on it, the replay that finds it again gets a second chance.
         """
         unique: dict[str, Anomaly] = {}
         for a in items:
@@ -400,6 +400,7 @@ class Store:
                 q = sa.select(c.id, c.fingerprint).where(
                     c.fingerprint.in_(stored),
                     c.status == "open",
+                    c.incident_id.is_(None),
                     ~sa.exists().where(alerts.c.anomaly_id == c.id),
                 )
                 ids.update({fp: id_ for id_, fp in conn.execute(q)})
@@ -646,18 +647,20 @@ class Store:
         with self.engine.connect() as conn:
             return [NotificationRow(*r) for r in conn.execute(q)]
 
-    def pending_before(self, notification: NotificationRow) -> bool:
-        """True if an older notification of the same incident and receiver is still pending
-        (so this one must wait: a resolve never overtakes its firing)."""
+    def pending_before(self, notification: NotificationRow) -> int | None:
+        """When the oldest earlier notification of the same incident and receiver that is
+        still pending is due (ns), or None if there is none: a notification waits for those
+        (a resolve never overtakes its firing)."""
         n = notifications.c
-        q = sa.select(n.id).where(
+        q = sa.select(sa.func.min(n.next_attempt_at)).where(
             n.incident_id == notification.incident_id,
             n.receiver == notification.receiver,
             n.status == "pending",
             n.seq < notification.seq,
         )
         with self.engine.connect() as conn:
-            return conn.execute(q.limit(1)).first() is not None
+            due = conn.execute(q).scalar()
+        return None if due is None else int(due)
 
     def update_notification(self, notification_id: int, *, attempted: bool, **values: Any) -> None:
         """Set columns of a notification (``status``, ``next_attempt_at``, ``last_error``,

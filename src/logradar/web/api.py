@@ -71,11 +71,13 @@ async def volume(request: Request) -> JSONResponse:
 
 
 async def alerts(request: Request) -> JSONResponse:
-    """Recent alerts with their delivery status, newest first: ``?limit=``."""
+    """Recent incident notifications with their delivery status, newest first: ``?limit=``.
+    Each row also names its receiver as ``channel``, as alerts did before incidents."""
     require_read(request)
     q = parse_query(AlertQuery, request.query_params)
-    rows = await run_in_threadpool(pipeline_of(request).store.list_alerts, q.limit)
-    return JSONResponse(rows)
+    store = pipeline_of(request).store
+    rows = await run_in_threadpool(lambda: store.list_notifications(limit=q.limit))
+    return JSONResponse([{**row, "channel": row["receiver"]} for row in rows])
 
 
 # Feedback -----------------------------------------------------------------------------------
