@@ -95,6 +95,31 @@ def test_incident_rows_use_linked_incidents(stepped, make_anomaly) -> None:
     assert row.to_dict()["summary"] == "pay is failing"
 
 
+def test_incident_link_of_notifications_opens_its_newest_anomaly(
+    client, stepped, make_anomaly
+) -> None:
+    [(older, _), (newer, _)] = stepped.store.add_anomalies(
+        [make_anomaly("pay", T0), make_anomaly("pay", T0 + W, kind="drop")]
+    )
+    incident = stepped.store.add_incident(
+        severity="high",
+        now_ns=now_ns(),
+        group_key='{"stream": "pay"}',
+        stream="pay",
+        detector="frequency",
+        kind="spike",
+        status="firing",
+        first_seen_ns=T0,
+        last_seen_ns=T0 + W,
+        anomaly_count=2,
+        summary="pay is failing",
+    )
+    stepped.store.link_anomalies(incident, [older, newer])
+    r = client.get(f"/incidents/{incident}", headers=HTML, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, f"/anomalies/{newer}")
+    assert client.get(f"/incidents/{incident + 1}", headers=HTML).status_code == 404
+
+
 def test_detail_json_has_context_lines_from_the_archive(client, history) -> None:
     a = history["anomaly"]
     r = client.get(f"/api/v1/anomalies/{a['id']}?context=3")

@@ -1,5 +1,6 @@
 """The UI views besides the anomalies list: incidents (``GET /``, the default), anomaly
-detail (``GET /anomalies/{id}``) and templates (``GET /templates?stream=S``).
+detail (``GET /anomalies/{id}``), an incident (``GET /incidents/{id}``, the link every alert
+notification carries: its newest anomaly's detail) and templates (``GET /templates?stream=S``).
 
 Server-rendered like :mod:`.ui` (same CSP, escaping and sign-in); every filter and the time
 range live in the URL, so a view can be shared as a link.
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from logradar.schema import Severity, now_ns
@@ -165,6 +166,27 @@ async def anomaly_page(request: Request) -> HTMLResponse:
     )
 
 
+async def incident_page(request: Request) -> Response:
+    """An incident: redirects to its newest anomaly's detail page (which links the rest)."""
+    try:
+        require_read(request)
+    except HTTPException as e:
+        return denied(e)
+    incident_id = request.path_params["incident_id"]
+    store = pipeline_of(request).store
+    found = await run_in_threadpool(store.incident_anomalies, incident_id, 1)
+    if not found:
+        return render(
+            404,
+            page="layout.html",
+            view="incidents",
+            error_title="Not found",
+            error=f"There is no incident #{incident_id}.",
+            health=None,
+        )
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/anomalies/{found[0]['id']}", 303)
+
+
 def _templates_data(pipeline: Pipeline, request: Request, q: TemplatesQuery) -> dict[str, Any]:
     tr = time_range(pipeline, request)
     rows = []
@@ -200,5 +222,6 @@ async def templates_page(request: Request) -> HTMLResponse:
 routes = [
     Route("/", incidents_page),
     Route("/anomalies/{anomaly_id:int}", anomaly_page),
+    Route("/incidents/{incident_id:int}", incident_page),
     Route("/templates", templates_page),
 ]
