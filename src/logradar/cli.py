@@ -1,4 +1,11 @@
-"""The ``logradar`` command line."""
+"""The ``logradar`` command line.
+
+Start-up stays fast (``--help``, ``--version`` well under a second): this module and the
+command modules under :mod:`logradar.commands` import only click and the standard library
+at the top; everything heavy (config/pydantic, pyarrow, numpy, scipy, scikit-learn, the web
+stack, httpx, rich) is imported inside the command function that needs it.
+``tests/core/test_cli_imports.py`` fails when one of them leaks into ``import logradar.cli``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +23,9 @@ from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
 from logradar.commands.train import train_command
-from logradar.config import ConfigError, Settings, load_config
+
+if TYPE_CHECKING:
+    from logradar.config import Settings
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -37,6 +46,9 @@ def setup_logging(level: str) -> None:
 
 
 def settings_or_exit(config_path: Path | None, **overrides: Any) -> Settings:
+    """The settings from file + environment + overrides, or a one-line CLI error."""
+    from logradar.config import ConfigError, load_config
+
     try:
         return load_config(config_path, **overrides)
     except ConfigError as e:
@@ -160,7 +172,7 @@ def backtest(
             config=config_path,
             engine=engine,
         )
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # ValueError: incl. ConfigError
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)
     click.echo(json.dumps(summary))
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from logradar.parse.formats import LogFormat
-from logradar.parse.reader import iter_line_batches
-from logradar.parse.templates import TemplateMiner
+if TYPE_CHECKING:  # imported where used: `logradar --help` must stay fast
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from logradar.parse.formats import LogFormat
+    from logradar.parse.templates import TemplateMiner
 
 #: Files smaller than this get no progress bar.
 PROGRESS_BYTES = 16 * 1024 * 1024
@@ -40,6 +39,8 @@ MAX_TEMPLATES = click.option(
 
 
 def _compile(log_format: str | None) -> LogFormat:
+    from logradar.parse.formats import LogFormat
+
     try:
         return LogFormat.compile(log_format)
     except ValueError as e:
@@ -49,6 +50,9 @@ def _compile(log_format: str | None) -> LogFormat:
 @contextmanager
 def _progress(file: Path, label: str) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(nbytes)``; shows a rich progress bar on stderr for large files."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     size = file.stat().st_size
     progress = Progress(
         TextColumn("{task.description}"),
@@ -65,6 +69,10 @@ def _progress(file: Path, label: str) -> Iterator[Callable[[int], None]]:
 
 
 def _batches(file: Path, fmt: LogFormat, label: str) -> Iterator[pa.Table]:
+    import pyarrow.compute as pc
+
+    from logradar.parse.reader import iter_line_batches
+
     with _progress(file, label) as advance:
         for lines in iter_line_batches(file):
             yield fmt.split(lines)
@@ -72,6 +80,8 @@ def _batches(file: Path, fmt: LogFormat, label: str) -> Iterator[pa.Table]:
 
 
 def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
+    from logradar.parse.templates import TemplateMiner
+
     miner = TemplateMiner(max_templates=max_templates)
     for table in _batches(file, fmt, "learning"):
         miner.parse(table["message"])
@@ -91,6 +101,9 @@ def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
 @MAX_TEMPLATES
 def parse_command(file: Path, log_format: str | None, output: Path, max_templates: int) -> None:
     """Parse FILE: one output row per line with LineId, EventId and EventTemplate."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     fmt = _compile(log_format)
     miner = _learn(file, fmt, max_templates)
     writer = None
@@ -127,6 +140,9 @@ def parse_command(file: Path, log_format: str | None, output: Path, max_template
 
 
 def _writer(output: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     try:
         if output.suffix.lower() == ".parquet":
             return pq.ParquetWriter(output, schema, compression="zstd")

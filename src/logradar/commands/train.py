@@ -9,22 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-from logradar.config import ConfigError, load_config
-from logradar.schema import InvalidStreamName, now_ns, validate_stream_name
-from logradar.web.params import parse_since
 
 
 def _time(value: str | None, name: str) -> int | None:
+    from logradar.schema import now_ns
+    from logradar.web.params import parse_since
+
     if value is None:
         return None
     try:
@@ -55,7 +45,19 @@ def train_command(
     progress: bool,
 ) -> None:
     """Build or refresh the detectors' baselines from the archive (a time range)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from logradar.config import ConfigError, load_config
     from logradar.engine.train import NothingToTrain, train
+    from logradar.schema import InvalidStreamName, validate_stream_name
 
     try:
         settings = load_config(config_path, data_dir=data_dir)
