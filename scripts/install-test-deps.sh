@@ -7,6 +7,8 @@
 #                     winston-loki from tests/sources/node (npm ci, pinned by package-lock.json)
 #   java (17+)        tests/spark run PySpark in local mode
 #   prometheus        tests/web/test_read_auth.py scrapes /metrics with a token
+#   prometheus-alertmanager
+#                     tests/alerts/test_channel_alertmanager.py posts alerts to a real one
 # Tests that need one of these skip without it, except under CI (env CI set), where they fail.
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ ls /usr/lib/*/rsyslog/omelasticsearch.so >/dev/null 2>&1 || missing="$missing rs
 command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 command -v java >/dev/null 2>&1 || missing="$missing openjdk-17-jre-headless"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 
 if [ -z "$missing" ]; then
     echo "test packages already installed"

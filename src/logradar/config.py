@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from logradar.alerts.settings import MATCH_FIELDS, ReceiverConfig, RouteConfig
 from logradar.schema import Severity
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -625,22 +626,97 @@ class StoreConfig(_Section):
 
 
 class AlertsConfig(_Section):
-    """What becomes an alert and where it is delivered."""
+    """Incident alerting: grouping, routing to receivers, and delivery (see README "Alerting")."""
 
     min_severity: SeverityName = Field(
-        Severity.MEDIUM, description="Anomalies at or above this become alerts."
+        Severity.MEDIUM, description="Anomalies at or above this open or join incidents."
     )
-    cooldown_seconds: float = Field(
-        300.0, ge=0, description="Suppress repeats of the same alert key for this long."
+    group_by: list[str] = Field(
+        default_factory=lambda: ["stream", "detector", "template_id"],
+        description="Anomalies equal on these fields (stream, severity, detector, kind, "
+        "template_id) form one incident.",
+    )
+    group_wait_seconds: float = Field(
+        30.0, ge=0, description="Wait this long after an incident opens before notifying."
+    )
+    group_interval_seconds: float = Field(
+        300.0, ge=0, description="Least time between two notifications of an incident."
+    )
+    repeat_interval_seconds: float = Field(
+        14400.0, gt=0, description="Notify again while an incident lasts this long."
+    )
+    resolve_after_seconds: float = Field(
+        600.0, gt=0, description="Resolve an incident once no anomaly joined it for this long."
+    )
+    ui_url: AnyHttpUrl | None = Field(
+        None, description="Base URL of the web UI; notifications link to the incident."
+    )
+    inhibit_severity: SeverityName | None = Field(
+        Severity.HIGH,
+        description="A firing incident at or above this suppresses notifications of less "
+        "severe incidents on the same stream; unset: no inhibition.",
+    )
+    flap_threshold: int = Field(
+        3,
+        ge=1,
+        description="Flap damping: a group that resolved this many times within "
+        "flap_period_seconds is held open instead of resolving and paging again.",
+    )
+    flap_period_seconds: float = Field(3600.0, gt=0)
+    receivers: list[ReceiverConfig] = Field(
+        default_factory=list,
+        description="[[alerts.receivers]]: name, type (email, smn, pagerduty, slack, "
+        "alertmanager, webhook) and the type's keys.",
+    )
+    routes: list[RouteConfig] = Field(
+        default_factory=list,
+        description="[[alerts.routes]] in order: match (globs on stream, severity, detector, "
+        "kind, template_id), receivers, continue. No routes: every receiver gets every incident.",
+    )
+    cooldown_seconds: float | None = Field(
+        None, ge=0, description="Deprecated: read as repeat_interval_seconds when set."
     )
     webhooks: list[AnyHttpUrl] = Field(
-        default_factory=list, description="Generic JSON webhook URLs."
+        default_factory=list,
+        description="Generic JSON webhook URLs: receivers that get every incident.",
     )
-    console: bool = Field(True, description="Log every alert to the console.")
+    console: bool = Field(True, description="Log every notification to the console.")
     max_attempts: int = Field(12, ge=1, description="Delivery attempts before giving up.")
     backoff_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles.")
     backoff_max_seconds: float = Field(300.0, gt=0)
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of the webhooks above.")
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, v: list[str]) -> list[str]:
+        unknown = [f for f in v if f not in MATCH_FIELDS]
+        if unknown:
+            raise ValueError(f"cannot group by {unknown}: use {', '.join(MATCH_FIELDS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _routing(self) -> AlertsConfig:
+        names = [r.name for r in self.receivers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"receivers: names must be unique, {twice} used twice")
+        for i, route in enumerate(self.routes):
+            unknown = [n for n in route.receivers if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"routes.{i}.receivers: unknown receiver {unknown[0]!r} "
+                    f"(receivers: {', '.join(names) or 'none'})"
+                )
+        return self
+
+    @property
+    def repeat_interval(self) -> float:
+        """``repeat_interval_seconds``, or the deprecated ``cooldown_seconds`` when set."""
+        if self.cooldown_seconds is not None and "repeat_interval_seconds" not in (
+            self.model_fields_set
+        ):
+            return max(self.cooldown_seconds, 1e-9)
+        return self.repeat_interval_seconds
 
 
 class FeedbackConfig(_Section):

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logradar.alerts import AlertRules, build_outbox
+from logradar.alerts.manager import build_alerting
 from logradar.archive.parquet import CONSUMER as ARCHIVE_CONSUMER
 from logradar.archive.parquet import ParquetArchiver
 from logradar.config import Settings
@@ -104,8 +104,7 @@ class Pipeline:
             if settings.archive.enabled
             else None
         )
-        self.rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
-        self.outbox = build_outbox(self.store, settings.alerts, alert_callback)
+        self.alerting = build_alerting(self.store, settings.alerts, alert_callback)
         if engine == "spark":
             from logradar.engine.spark import SparkEngine
 
@@ -200,10 +199,8 @@ class Pipeline:
     # Alerts -------------------------------------------------------------------------------
     def _on_anomalies(self, new: list[tuple[int, Anomaly]]) -> None:
         now = time.time_ns()
-        # Anomalies matching an active mute are stored as 'muted' and not alerted.
-        for anomaly_id, anomaly in suppress_muted(self.store, new, now):
-            if self.rules.decide(anomaly, now):
-                self.outbox.enqueue(anomaly_id, anomaly)
+        # Anomalies matching an active mute are stored as 'muted' and join no incident.
+        self.alerting.observe(suppress_muted(self.store, new, now))
 
     # Lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -212,7 +209,7 @@ class Pipeline:
             return
         workers: dict[str, Callable[[], None]] = {
             "engine": lambda: self.engine.run(self._stop),
-            "alerts": lambda: self.outbox.run(self._stop),
+            "alerts": lambda: self.alerting.run(self._stop),
             "retention": self._retention_loop,
         }
         if self.archiver is not None:
@@ -236,7 +233,7 @@ class Pipeline:
             except Exception:
                 log.exception("source %s did not stop cleanly", source.name)
         self._stop.set()
-        self.outbox.wake()
+        self.alerting.wake()
         deadline = time.monotonic() + timeout
         for name, thread in self._threads.items():
             thread.join(max(0.1, deadline - time.monotonic()))

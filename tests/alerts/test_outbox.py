@@ -1,227 +1,191 @@
-"""The durable outbox against real webhook receivers and real stores."""
+"""The per-receiver outbox: durable, ordered, retried with backoff, rate limited, Retry-After."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
-from helpers import free_port
-from logradar.alerts import ConsoleChannel, Outbox, WebhookChannel, build_outbox
-from logradar.config import AlertsConfig
+from alert_helpers import RESOLVED, T0, Clock, S, add_incident, make_payload
+from logradar.alerts.channels import ChannelError, ConsoleChannel
+from logradar.alerts.outbox import Outbox
 from logradar.store import Store
 
-S = 10**9
-T0 = 1_709_294_400 * S
+
+class Flaky:
+    """A channel that fails while ``down`` (optionally asking to retry after some seconds)."""
+
+    def __init__(self, name: str = "flaky", retry_after: float | None = None) -> None:
+        self.name = name
+        self.down = False
+        self.retry_after = retry_after
+        self.sent: list[dict[str, Any]] = []
+        self.tries = 0
+
+    def send(self, payload: dict[str, Any]) -> str:
+        self.tries += 1
+        if self.down:
+            raise ChannelError(f"{self.name}: HTTP 429 slow down", self.retry_after)
+        self.sent.append(payload)
+        return "HTTP 200 ok"
 
 
-def status(store, alert_id):
-    return next(r for r in store.list_alerts(limit=1000) if r["id"] == alert_id)
+def queue(outbox: Outbox, incident_id: int, seq: int, receivers: list[str]) -> list[int]:
+    event = RESOLVED if seq > 1 else "firing"
+    payload = make_payload(event, incident_id, seq)
+    return outbox.queue(incident_id, receivers, event=event, seq=seq, payload=payload)
 
 
-def test_retries_with_exponential_backoff_then_delivers(store, start_receiver, make_anomaly):
-    r = start_receiver(fail_first=2)
-    hook = WebhookChannel(r.url, timeout=5)
-    outbox = Outbox(store, [hook], max_attempts=5, backoff_seconds=2, jitter=0)
-    a = make_anomaly()
-    ((aid, _),) = store.add_anomalies([a])
-    (alert_id,) = outbox.enqueue(aid, a, at_ns=T0)
-
-    assert outbox.deliver_due(T0) == 0
-    row = status(store, alert_id)
-    assert (row["status"], row["attempts"]) == ("pending", 1)
-    assert row["next_attempt_at"] == "2024-03-01T12:00:02Z"  # T0 + 2 s
-    assert "500" in row["last_error"]
-
-    assert outbox.deliver_due(T0 + 2 * S - 1) == 0  # not due yet: no request
-    assert len(r.requests) == 1
-    assert outbox.deliver_due(T0 + 2 * S) == 0
-    assert status(store, alert_id)["next_attempt_at"] == "2024-03-01T12:00:06Z"  # + 4 s
-    assert outbox.deliver_due(T0 + 6 * S - 1) == 0
-    assert len(r.requests) == 2
-
-    assert outbox.deliver_due(T0 + 6 * S) == 1
-    row = status(store, alert_id)
-    assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 3, None)
-    assert row["delivered_at"] == "2024-03-01T12:00:06Z"
-    assert outbox.deliver_due(T0 + 100 * S) == 0
-    assert len(r.requests) == 3
-
-    (body,) = r.delivered
-    assert body == {
-        "alert_id": alert_id,
-        "anomaly_id": aid,
-        "channel": hook.name,
-        "summary": "[high] web: template 7: 40 lines, expected 3",
-        "anomaly": a.to_dict(),
-    }
+def test_delivers_once_and_records_the_answer(store: Store) -> None:
+    ch, clock = Flaky(), Clock()
+    outbox = Outbox(store, [ch], clock=clock)
+    inc = add_incident(store)
+    queue(outbox, inc, 1, ["flaky", "not-configured"])
+    assert outbox.deliver_due() == 1 and outbox.deliver_due() == 0
+    assert [p["seq"] for p in ch.sent] == [1] and ch.sent[0]["receiver"] == "flaky"
+    (row,) = store.list_notifications()
+    assert (row["status"], row["attempts"], row["response"]) == ("delivered", 1, "HTTP 200 ok")
 
 
-def test_backoff_is_capped_and_jitter_only_adds(store):
-    outbox = Outbox(store, [], backoff_seconds=1, backoff_max_seconds=10, jitter=0.1)
-    for attempts, base in [(0, 1), (1, 2), (3, 8), (4, 10), (30, 10), (5000, 10)]:
-        delays = [outbox.retry_delay(attempts) for _ in range(50)]
-        assert all(base <= d <= base * 1.1 for d in delays)
-    assert len({outbox.retry_delay(0) for _ in range(10)}) > 1
+def test_backoff_doubles_and_is_capped(store: Store) -> None:
+    outbox = Outbox(store, [], backoff_seconds=2, backoff_max_seconds=30, jitter=0.1)
+    assert 2 <= outbox.retry_delay(0) <= 2.2
+    assert 16 <= outbox.retry_delay(3) <= 17.6
+    assert 30 <= outbox.retry_delay(50) <= 33
 
 
-def test_gives_up_after_max_attempts(store, start_receiver, make_anomaly):
-    r = start_receiver(fail_first=10**6)
-    outbox = Outbox(
-        store,
-        [WebhookChannel(r.url, timeout=5)],
-        max_attempts=3,
-        backoff_seconds=1,
-        backoff_max_seconds=1.5,
-        jitter=0,
+def test_a_down_receiver_retries_with_backoff_and_others_go_on(store: Store) -> None:
+    down, up, clock = Flaky("down"), Flaky("up"), Clock()
+    outbox = Outbox(store, [down, up], clock=clock, backoff_seconds=1, jitter=0)
+    down.down = True
+    inc = add_incident(store)
+    queue(outbox, inc, 1, ["down", "up"])
+    assert outbox.deliver_due() == 1 and down.tries == 1 and len(up.sent) == 1
+    clock.advance(0.5)
+    outbox.deliver_due()
+    assert down.tries == 1  # not due before 1 s
+    clock.advance(0.5)
+    outbox.deliver_due()
+    assert down.tries == 2  # second failure: next try after 2 s more
+    clock.advance(1.9)
+    outbox.deliver_due()
+    assert down.tries == 2
+    down.down = False
+    clock.advance(0.1)
+    assert outbox.deliver_due() == 1 and len(down.sent) == 1
+
+
+def test_retry_after_is_honoured_over_a_shorter_backoff(store: Store) -> None:
+    ch, clock = Flaky(retry_after=30), Clock()
+    outbox = Outbox(store, [ch], clock=clock, backoff_seconds=1, jitter=0)
+    ch.down = True
+    inc = add_incident(store)
+    queue(outbox, inc, 1, ["flaky"])
+    queue(outbox, add_incident(store, "web"), 1, ["flaky"])
+    outbox.deliver_due()
+    assert ch.tries == 1  # the receiver asked to wait: the second is not tried either
+    ch.down = False
+    clock.advance(29)
+    assert outbox.deliver_due() == 0 and ch.tries == 1
+    clock.advance(1)
+    assert outbox.deliver_due() == 2
+
+
+def test_rate_limit_per_receiver(store: Store) -> None:
+    slow, fast, clock = Flaky("slow"), Flaky("fast"), Clock()
+    outbox = Outbox(store, [slow, fast], clock=clock, min_intervals={"slow": 1.0})
+    for stream in ("a", "b", "c"):
+        queue(outbox, add_incident(store, stream), 1, ["slow", "fast"])
+    assert outbox.deliver_due() == 4  # all three to fast, one to slow
+    clock.advance(0.5)
+    assert outbox.deliver_due() == 0
+    clock.advance(0.5)
+    assert outbox.deliver_due() == 1
+    clock.advance(1)
+    assert outbox.deliver_due() == 1 and len(slow.sent) == 3
+
+
+def test_a_resolve_never_overtakes_its_firing(store: Store) -> None:
+    ch, clock = Flaky(), Clock()
+    outbox = Outbox(store, [ch], clock=clock, backoff_seconds=1, jitter=0)
+    inc = add_incident(store)
+    ch.down = True
+    queue(outbox, inc, 1, ["flaky"])
+    outbox.deliver_due()  # firing fails, retried after 1 s
+    ch.down = False
+    queue(outbox, inc, 2, ["flaky"])  # the resolve is due now, before the firing's retry
+    outbox.deliver_due()
+    assert ch.sent == []
+    clock.advance(1)
+    outbox.deliver_due()
+    clock.advance(0.001)
+    outbox.deliver_due()
+    assert [p["event"] for p in ch.sent] == ["firing", "resolved"]
+
+
+def test_gives_up_after_max_attempts(store: Store) -> None:
+    ch, clock = Flaky(), Clock()
+    ch.down = True
+    outbox = Outbox(store, [ch], clock=clock, max_attempts=3, backoff_seconds=1, jitter=0)
+    queue(outbox, add_incident(store), 1, ["flaky"])
+    for _ in range(10):
+        outbox.deliver_due()
+        clock.advance(10)
+    (row,) = store.list_notifications()
+    assert (row["status"], row["attempts"], ch.tries) == ("failed", 3, 3)
+    assert "HTTP 429" in row["last_error"]
+
+
+def test_down_for_ten_minutes_loses_nothing_and_delivers_once(store: Store) -> None:
+    from alert_helpers import deliver_through_outage
+
+    ch = Flaky()
+    rows = deliver_through_outage(store, ch, lambda down: setattr(ch, "down", down))
+    assert [r["event"] for r in rows] == ["firing", "resolved"]
+    assert [p["event"] for p in ch.sent] == ["firing", "resolved"]  # each once, in order
+    assert ch.tries > 10  # it really was retried through the outage
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("pg", marks=pytest.mark.integration)])
+def test_pending_notifications_survive_a_restart(backend, tmp_path, request) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'r.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_url")
     )
-    ((aid, a),) = store.add_anomalies([make_anomaly()])
-    (alert_id,) = outbox.enqueue(aid, a, at_ns=T0)
-    outbox.deliver_due(T0)
-    assert status(store, alert_id)["next_attempt_at"] == "2024-03-01T12:00:01Z"
-    outbox.deliver_due(T0 + S)
-    assert status(store, alert_id)["next_attempt_at"] == "2024-03-01T12:00:02.500000Z"  # capped
-    outbox.deliver_due(T0 + 3 * S)
-    row = status(store, alert_id)
-    assert (row["status"], row["attempts"]) == ("failed", 3)
-    outbox.deliver_due(T0 + 10**4 * S)
-    assert len(r.requests) == 3
+    first = Store(url)
+    ch = Flaky()
+    ch.down = True
+    outbox = Outbox(first, [ch], clock=Clock(), backoff_seconds=1)
+    queue(outbox, add_incident(first), 1, ["flaky"])
+    outbox.deliver_due()
+    first.close()
+    second = Store(url)
+    ch2 = Flaky()
+    assert Outbox(second, [ch2], clock=Clock(T0 + 5 * S)).deliver_due() == 1
+    assert [p["seq"] for p in ch2.sent] == [1]
+    second.close()
 
 
-def test_receiver_down_keeps_alert_pending_and_restart_delivers(
-    tmp_path, start_receiver, make_anomaly
-):
-    url = f"sqlite:///{tmp_path / 'results.db'}"
-    port = free_port()
-    hook_url = f"http://127.0.0.1:{port}/hook"
-
-    store = Store(url)
-    outbox = Outbox(store, [WebhookChannel(hook_url, timeout=2)], backoff_seconds=1, jitter=0)
-    a, b = make_anomaly(), make_anomaly(start=T0 + 10 * S)
-    for aid, x in store.add_anomalies([a, b]):
-        outbox.enqueue(aid, x, at_ns=T0)
-    assert outbox.deliver_due(T0) == 0
-    assert outbox.deliver_due(T0 + 3600 * S) == 0
-    rows = store.list_alerts()
-    assert [r["status"] for r in rows] == ["pending", "pending"]
-    assert sum(r["attempts"] for r in rows) == 2  # one try per call while the channel is down
-    store.close()  # the process stops
-
-    r = start_receiver(port)  # the receiver comes back on the same URL
-    store = Store(url)  # a new process
-    outbox = Outbox(store, [WebhookChannel(hook_url, timeout=5)])
-    assert outbox.deliver_due(T0 + 7200 * S) == 2
-    assert sorted(body["anomaly"]["start"] for body in r.delivered) == [
-        a.to_dict()["start"],
-        b.to_dict()["start"],
-    ]
-    assert [x["status"] for x in store.list_alerts()] == ["delivered", "delivered"]
-    store.close()
-
-
-@pytest.mark.integration
-def test_pending_alerts_survive_restart_on_postgresql(pg_url, start_receiver, make_anomaly):
-    r = start_receiver()
-    store = Store(pg_url)
-    ((aid, a),) = store.add_anomalies([make_anomaly()])
-    Outbox(store, [WebhookChannel(r.url, name="ops")]).enqueue(aid, a, at_ns=T0)
-    store.close()
-    store = Store(pg_url)
-    assert Outbox(store, [WebhookChannel(r.url, name="ops")]).deliver_due(T0) == 1
-    store.close()
-    assert [body["anomaly"] for body in r.delivered] == [a.to_dict()]
-
-
-def test_a_down_channel_does_not_hold_up_the_others(store, make_anomaly):
-    got = []
-    down = WebhookChannel(f"http://127.0.0.1:{free_port()}/", timeout=2)
-    outbox = Outbox(store, [down, ConsoleChannel(got.append)], jitter=0)
-    for aid, x in store.add_anomalies([make_anomaly(start=T0 + i * 10 * S) for i in range(3)]):
-        outbox.enqueue(aid, x, at_ns=T0)
-    assert outbox.deliver_due(T0) == 3
-    assert len(got) == 3
-    hook_rows = [r for r in store.list_alerts() if r["channel"] == down.name]
-    assert sorted(r["attempts"] for r in hook_rows) == [0, 0, 1]
-    assert all(r["status"] == "pending" for r in hook_rows)
-
-
-def test_alerts_for_channels_no_longer_configured_wait(store, make_anomaly):
-    got = []
-    ((aid, a),) = store.add_anomalies([make_anomaly()])
-    Outbox(store, [ConsoleChannel(), WebhookChannel("http://127.0.0.1:9/", name="old")]).enqueue(
-        aid, a, at_ns=T0
-    )
-    assert Outbox(store, [ConsoleChannel(got.append)]).deliver_due(T0) == 1
-    assert len(got) == 1
-    assert {r["channel"]: r["status"] for r in store.list_alerts()} == {
-        "console": "delivered",
-        "old": "pending",
-    }
-
-
-def test_run_delivers_in_the_background(store, start_receiver, make_anomaly):
-    r = start_receiver()
-    outbox = Outbox(store, [WebhookChannel(r.url, timeout=5)])
+def test_run_delivers_in_the_background_and_wakes_at_once(store: Store) -> None:
+    got: list[dict[str, Any]] = []
+    delivered = threading.Event()
+    console = ConsoleChannel(lambda p: (got.append(p), delivered.set()))
+    outbox = Outbox(store, [console])
     stop = threading.Event()
-    thread = threading.Thread(target=outbox.run, args=(stop, 0.02))
+    thread = threading.Thread(target=outbox.run, args=(stop, 60.0))
     thread.start()
     try:
-        ((aid, a),) = store.add_anomalies([make_anomaly()])
-        outbox.enqueue(aid, a)
-        for _ in range(500):
-            if r.delivered:
-                break
-            stop.wait(0.02)
+        queue(outbox, add_incident(store), 1, ["console"])
+        assert delivered.wait(10), "queue() must wake the dispatcher (poll is 60 s)"
     finally:
         stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert [body["anomaly_id"] for body in r.delivered] == [aid]
+        outbox.wake()
+        thread.join(10)
+    assert got[0]["incident"]["stream"] == "payments"
 
 
-def test_build_outbox_from_config(store):
-    cfg = AlertsConfig(
-        webhooks=["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"],
-        max_attempts=4,
-        backoff_seconds=0.5,
-        backoff_max_seconds=7,
-    )
-    outbox = build_outbox(store, cfg)
-    assert len(outbox.channels) == 3 and "console" in outbox.channels
-    assert (outbox.max_attempts, outbox.backoff_seconds, outbox.backoff_max_seconds) == (4, 0.5, 7)
-    assert list(build_outbox(store, AlertsConfig(console=False)).channels) == []
-
-
-def test_channel_names_must_be_unique(store):
+def test_receiver_names_must_be_unique(store: Store) -> None:
     with pytest.raises(ValueError, match="unique"):
-        Outbox(store, [ConsoleChannel(), ConsoleChannel()])
-
-
-def test_run_wakes_at_once_when_an_alert_is_queued(tmp_path):
-    # with a 60 s poll, delivery within seconds can only come from enqueue waking the loop
-    import threading
-    import time
-
-    from logradar.alerts.channels import ConsoleChannel
-    from logradar.alerts.outbox import Outbox
-    from logradar.schema import Anomaly, Severity
-    from logradar.store import Store
-
-    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
-    got: list[dict] = []
-    outbox = Outbox(store, [ConsoleChannel(got.append)])
-    stop = threading.Event()
-    thread = threading.Thread(target=outbox.run, args=(stop, 60.0), daemon=True)
-    thread.start()
-    time.sleep(0.2)  # the loop is now waiting
-    a = Anomaly("new_pattern", "new_pattern", "web", 0, 10, 1.0, Severity.HIGH, "new")
-    [(anomaly_id, _)] = store.add_anomalies([a])
-    outbox.enqueue(anomaly_id, a)
-    deadline = time.monotonic() + 10
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    outbox.wake()
-    thread.join(5)
-    assert len(got) == 1 and not thread.is_alive()
-    store.close()
+        Outbox(store, [Flaky("x"), Flaky("x")])

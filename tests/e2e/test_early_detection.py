@@ -20,6 +20,7 @@ HOUR = 3600 * 10**9
 ENV = {
     "LOGRADAR_ENGINE__WINDOW_SECONDS": "3600",
     "LOGRADAR_ENGINE__LEARNING_SECONDS": "0",
+    "LOGRADAR_ALERTS__GROUP_WAIT_SECONDS": "0",  # notify an incident as soon as it opens
 }
 NORMAL = [f"INFO GET /api/items/{i} 200 in {i % 7 + 2} ms" for i in range(50)]
 BURST = [f"ERROR replica {i} lost quorum after fencing token mismatch" for i in range(20)]

@@ -16,6 +16,7 @@ FAST = {  # shorter windows than the defaults so the test takes seconds, not min
     "LOGRADAR_ENGINE__LEARNING_SECONDS": "6",
     "LOGRADAR_ENGINE__ALLOWED_LATENESS_SECONDS": "0.5",
     "LOGRADAR_ARCHIVE__FLUSH_SECONDS": "1",
+    "LOGRADAR_ALERTS__GROUP_WAIT_SECONDS": "0",  # notify an incident as soon as it opens
 }
 NEW_ERROR = "ERROR payment gateway handshake failed: certificate expired for host pay-{i}.example"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -39,7 +38,8 @@ class Harness:
         while engine.step(clock_ns):
             pass
         engine.step(clock_ns)
-        self.pipeline.outbox.deliver_due(time.time_ns())
+        self.pipeline.alerting.tick()
+        self.pipeline.alerting.outbox.deliver_due()
 
     def alerted_ids(self) -> list[int]:
         return [a["anomaly_id"] for a in self.alerts]
@@ -51,8 +51,8 @@ class Harness:
 
 def make_settings(tmp_path, **overrides: Any) -> Settings:
     """Settings for the tests: no learning period, new_pattern forgets after 60 s, no
-    frequency detector (only the anomalies a test makes), no cooldown, console alerts from
-    severity low (the first window of a stream is still learning)."""
+    frequency detector (only the anomalies a test makes), incidents notified at once, console
+    alerts from severity low (the first window of a stream is still learning)."""
     base: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "engine": {"learning_seconds": 0},
@@ -60,7 +60,7 @@ def make_settings(tmp_path, **overrides: Any) -> Settings:
             "new_pattern": {"forget_after_seconds": 60},
             "frequency": {"enabled": False},
         },
-        "alerts": {"cooldown_seconds": 0, "console": True, "min_severity": "low"},
+        "alerts": {"group_wait_seconds": 0, "console": True, "min_severity": "low"},
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value

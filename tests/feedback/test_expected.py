@@ -37,7 +37,9 @@ def test_without_feedback_the_returning_pattern_alerts_again(harness):
     again = _again(h)
     assert again["template_id"] == first["template_id"]
     assert again["status"] == "open"
-    assert h.alerted_ids() == [first["id"], again["id"]]
+    # It joins the incident the first one opened, which was notified once.
+    assert again["incident_id"] == first["incident_id"] is not None
+    assert h.alerted_ids() == [first["id"]]
 
 
 def test_marked_expected_the_same_pattern_no_longer_alerts(harness, client_for):
@@ -55,6 +57,7 @@ def test_marked_expected_the_same_pattern_no_longer_alerts(harness, client_for):
     assert again["status"] == "expected"
     assert again["severity"] == "info"
     assert f"#{first['id']}" in again["explanation"]
+    assert again["incident_id"] is None  # expected anomalies join no incident
     assert h.alerted_ids() == [first["id"]]
     listed = {a["id"]: a["status"] for a in client.get("/api/v1/anomalies").json()}
     assert listed == {first["id"]: "expected", again["id"]: "expected"}

@@ -172,6 +172,7 @@ def test_list_anomalies_shape(store):
     (got,) = store.list_anomalies()
     assert got.pop("id") == id_
     assert got.pop("status") == "open"
+    assert got.pop("incident_id") is None
     created = datetime.fromisoformat(got.pop("created_at").replace("Z", "+00:00"))
     assert abs((datetime.now(UTC) - created).total_seconds()) < 3600
     assert got == a.to_dict()
@@ -290,6 +291,14 @@ def test_replay_returns_stored_anomalies_that_were_never_alerted(store):
     first = {x.fingerprint: i for i, x in store.add_anomalies([a, b, c, d])}
     store.add_alerts(first[b.fingerprint], ["webhook"], 0)
     store.set_anomaly_status([first[c.fingerprint]], "muted")
+    e = anomaly(start=T0 + 40 * S)
+    ((e_id, _),) = store.add_anomalies([e])
+    incident = store.add_incident(
+        group_key="{}", stream="web", detector="frequency", kind="spike", status="firing",
+        first_seen_ns=T0, last_seen_ns=T0, summary="s", severity="high", now_ns=T0,
+    )  # fmt: skip
+    store.link_anomalies(incident, [e_id])  # joined an incident: alerted
+    assert store.add_anomalies([e], unalerted=True) == []
     assert store.add_anomalies([a, b, c, d]) == []
     again = store.add_anomalies([a, b, c, d], unalerted=True)
     assert [(i, x.fingerprint) for i, x in again] == [

@@ -3,7 +3,7 @@
 *Expected.* A person marks an anomaly expected (API, UI or ``logradar expected``); the store
 sets its status and logs the mark in the ``feedback`` table. Each engine step reads the marks
 logged since the last one (by increasing id, one cheap query) and accepts their *key*
-``(detector, kind, stream, template_id)``, the same key alert grouping uses. A later anomaly
+``(detector, kind, stream, template_id)``. A later anomaly
 with an accepted key is stored with status ``expected`` and severity ``info`` and is not
 alerted, as long as it is not much larger: where an anomaly compares an observed with an
 expected value above 0, its *deviation* is ``|log((observed + 1) / (expected + 1))|`` and it
@@ -29,7 +29,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from logradar.alerts.rules import alert_key
 from logradar.config import FeedbackConfig
 from logradar.engine.core import DetectionCore
 from logradar.schema import Anomaly, Severity
@@ -56,7 +55,7 @@ def deviation(anomaly: Anomaly) -> float | None:
 
 
 def _key(anomaly: Anomaly) -> str:
-    return json.dumps(alert_key(anomaly))
+    return json.dumps((anomaly.detector, anomaly.kind, anomaly.stream, anomaly.template_id))
 
 
 class Feedback:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from logradar.alerts import AlertRules, build_outbox
+from logradar.alerts.manager import build_alerting
 from logradar.config import load_config
 from logradar.engine.feedback import Feedback, suppress_muted
 from logradar.engine.spark import (
@@ -92,16 +92,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         source = tank_source(spark, args.path, settings.engine.max_batch_rows)
 
     store = Store(settings.store_url)
-    rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
-    outbox = build_outbox(store, settings.alerts)
+    alerting = build_alerting(store, settings.alerts)
 
     feedback = Feedback(settings.feedback)
 
     def alert(new: list[tuple[int, Anomaly]]) -> None:
         now = time.time_ns()
-        for anomaly_id, anomaly in suppress_muted(store, new, now):
-            if rules.decide(anomaly, now):
-                outbox.enqueue(anomaly_id, anomaly)
+        alerting.observe(suppress_muted(store, new, now))
 
     checkpoint = args.checkpoint.rstrip("/")
     reducer = StreamReducer(
@@ -114,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    delivery = threading.Thread(target=outbox.run, args=(stop,), daemon=True)
+    delivery = threading.Thread(target=alerting.run, args=(stop,), daemon=True)
     delivery.start()
     queries = [
         start_detection(

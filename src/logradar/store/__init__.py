@@ -1,6 +1,22 @@
-"""Results store: templates, window counts, anomalies and the alert outbox in one SQL schema."""
+"""Results store: templates, window counts, anomalies, incidents and the alert outboxes in
+one SQL schema."""
 
-from logradar.store.queries import AlertRow, MuteRow, Store, TemplateRow
+from logradar.store.queries import (
+    AlertRow,
+    IncidentRow,
+    MuteRow,
+    NotificationRow,
+    Store,
+    TemplateRow,
+)
 from logradar.store.schema import ALL_TEMPLATES
 
-__all__ = ["ALL_TEMPLATES", "AlertRow", "MuteRow", "Store", "TemplateRow"]
+__all__ = [
+    "ALL_TEMPLATES",
+    "AlertRow",
+    "IncidentRow",
+    "MuteRow",
+    "NotificationRow",
+    "Store",
+    "TemplateRow",
+]

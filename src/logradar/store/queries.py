@@ -27,8 +27,10 @@ from logradar.store.schema import (
     alerts,
     anomalies,
     feedback,
+    incidents,
     metadata,
     mutes,
+    notifications,
     ns_to_datetime,
     templates,
     window_counts,
@@ -89,6 +91,128 @@ class MuteRow:
             "reason": self.reason,
             "created_at": _iso(self.created_ns),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """One incident as stored in ``incidents`` (see :mod:`logradar.store.schema`)."""
+
+    id: int
+    group_key: str
+    stream: str
+    detector: str
+    kind: str
+    template_id: int | None
+    template: str | None
+    severity: Severity
+    status: str
+    first_seen_ns: int
+    last_seen_ns: int
+    anomaly_count: int
+    resolved_ns: int | None
+    summary: str
+    explanation: str
+    examples: list[str]
+    flaps: int
+    suppressed: str | None
+    notifications: int
+    last_notified_ns: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: times as ISO-8601 strings, severity by name."""
+        return {
+            "id": self.id,
+            "group_key": self.group_key,
+            "stream": self.stream,
+            "detector": self.detector,
+            "kind": self.kind,
+            "template_id": self.template_id,
+            "template": self.template,
+            "severity": str(self.severity),
+            "status": self.status,
+            "first_seen": _iso(self.first_seen_ns),
+            "last_seen": _iso(self.last_seen_ns),
+            "anomaly_count": self.anomaly_count,
+            "resolved_at": _iso(self.resolved_ns),
+            "summary": self.summary,
+            "explanation": self.explanation,
+            "examples": list(self.examples),
+            "flaps": self.flaps,
+            "suppressed": self.suppressed,
+            "notifications": self.notifications,
+            "last_notified_at": _iso(self.last_notified_ns),
+        }
+
+
+INCIDENT_FIELDS = {
+    "group_key": "group_key",
+    "stream": "stream",
+    "detector": "detector",
+    "kind": "kind",
+    "template_id": "template_id",
+    "template": "template",
+    "status": "status",
+    "first_seen_ns": "first_seen",
+    "last_seen_ns": "last_seen",
+    "anomaly_count": "anomaly_count",
+    "resolved_ns": "resolved_at",
+    "summary": "summary",
+    "explanation": "explanation",
+    "examples": "examples",
+    "flaps": "flaps",
+    "suppressed": "suppressed",
+    "notifications": "notifications",
+    "last_notified_ns": "last_notified_at",
+}
+"""IncidentRow attribute -> ``incidents`` column (``severity`` is written as two columns)."""
+
+
+def _incident_values(**fields: Any) -> dict[str, Any]:
+    values = {INCIDENT_FIELDS[k]: v for k, v in fields.items() if k != "severity"}
+    if "severity" in fields:
+        severity = Severity.parse(fields["severity"])
+        values["severity"] = str(severity)
+        values["severity_rank"] = int(severity)
+    return values
+
+
+def _row_incident(r: sa.Row[Any]) -> IncidentRow:
+    return IncidentRow(
+        id=r.id,
+        group_key=r.group_key,
+        stream=r.stream,
+        detector=r.detector,
+        kind=r.kind,
+        template_id=r.template_id,
+        template=r.template,
+        severity=Severity(r.severity_rank),
+        status=r.status,
+        first_seen_ns=r.first_seen,
+        last_seen_ns=r.last_seen,
+        anomaly_count=r.anomaly_count,
+        resolved_ns=r.resolved_at,
+        summary=r.summary,
+        explanation=r.explanation,
+        examples=list(r.examples),
+        flaps=r.flaps,
+        suppressed=r.suppressed,
+        notifications=r.notifications,
+        last_notified_ns=r.last_notified_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """A pending incident notification due for delivery to one receiver."""
+
+    id: int
+    incident_id: int
+    receiver: str
+    event: str
+    seq: int
+    attempts: int
+    """Delivery attempts made so far."""
+    payload: dict[str, Any]
 
 
 def _iso(ns: int | None) -> str | None:
@@ -155,6 +279,7 @@ def _row_dict(r: sa.Row[Any]) -> dict[str, Any]:
         "id": r.id,
         "created_at": _iso(r.created_at),
         "status": r.status,
+        "incident_id": r.incident_id,
     }
 
 
@@ -189,6 +314,14 @@ class Store:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Add columns newer than a store's tables (``anomalies.incident_id``)."""
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns("anomalies")}
+        if "incident_id" not in present:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE anomalies ADD COLUMN incident_id BIGINT"))
 
     # Templates and window counts ---------------------------------------------------------
     def upsert_templates(self, rows: Iterable[TemplateRow]) -> None:
@@ -250,9 +383,9 @@ class Store:
         """Insert anomalies not stored yet (by fingerprint); return ``(id, anomaly)`` for the
         newly inserted ones only, in input order.
 
-        ``unalerted=True`` also returns those already stored that are still ``open`` and have
-        no alert queued: after a crash between storing an anomaly and queueing its alert, the
-        replay that finds it again gets a second chance to alert on it.
+        ``unalerted=True`` also returns those already stored that are still ``open``, joined
+        no incident and have no (legacy) alert queued: after a crash between storing an
+        anomaly and alerting on it, the replay that finds it again gets a second chance.
         """
         unique: dict[str, Anomaly] = {}
         for a in items:
@@ -274,6 +407,7 @@ class Store:
                 q = sa.select(c.id, c.fingerprint).where(
                     c.fingerprint.in_(stored),
                     c.status == "open",
+                    c.incident_id.is_(None),
                     ~sa.exists().where(alerts.c.anomaly_id == c.id),
                 )
                 ids.update({fp: id_ for id_, fp in conn.execute(q)})
@@ -381,6 +515,166 @@ class Store:
     def list_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest alerts first, times as ISO-8601 strings."""
         q = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        times = ("next_attempt_at", "created_at", "delivered_at")
+        return [{k: _iso(v) if k in times else v for k, v in r._mapping.items()} for r in rows]
+
+    # Incidents -------------------------------------------------------------------------
+    def add_incident(self, *, severity: Severity | str, now_ns: int, **fields: Any) -> int:
+        """Insert an incident (``fields`` named as :class:`IncidentRow` attributes, without
+        ``id``); return its id."""
+        values = _incident_values(severity=severity, **fields)
+        values.setdefault("examples", [])
+        values["updated_at"] = now_ns
+        with self.engine.begin() as conn:
+            stmt = sa.insert(incidents).values(values).returning(incidents.c.id)
+            return int(conn.execute(stmt).scalar_one())
+
+    def update_incident(self, incident_id: int, *, now_ns: int, **fields: Any) -> None:
+        """Set the given fields (named as :class:`IncidentRow` attributes) of an incident."""
+        values = _incident_values(**fields)
+        values["updated_at"] = now_ns
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(incidents).where(incidents.c.id == incident_id).values(values))
+
+    def link_anomalies(self, incident_id: int, anomaly_ids: Collection[int]) -> None:
+        """Point the given anomalies at ``incident_id`` (``anomalies.incident_id``)."""
+        if not anomaly_ids:
+            return
+        stmt = sa.update(anomalies).where(anomalies.c.id.in_(list(anomaly_ids)))
+        with self.engine.begin() as conn:
+            conn.execute(stmt.values(incident_id=incident_id))
+
+    def get_incident(self, incident_id: int) -> IncidentRow | None:
+        """One incident, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
+        return None if row is None else _row_incident(row)
+
+    def list_incidents(
+        self,
+        *,
+        status: str | None = None,
+        stream: str | None = None,
+        min_severity: Severity | str | None = None,
+        since_ns: int | None = None,
+        limit: int = 100,
+    ) -> list[IncidentRow]:
+        """Incidents, most recently seen first, optionally only those with ``status``
+        (``firing``/``resolved``), of ``stream``, at or above ``min_severity``, or seen at or
+        after ``since_ns``."""
+        c = incidents.c
+        q = sa.select(incidents).order_by(c.last_seen.desc(), c.id.desc())
+        if status is not None:
+            q = q.where(c.status == status)
+        if stream is not None:
+            q = q.where(c.stream == stream)
+        if min_severity is not None:
+            q = q.where(c.severity_rank >= int(Severity.parse(min_severity)))
+        if since_ns is not None:
+            q = q.where(c.last_seen >= since_ns)
+        with self.engine.connect() as conn:
+            return [_row_incident(r) for r in conn.execute(q.limit(limit))]
+
+    def incident_anomalies(self, incident_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        """The anomalies of an incident, newest first, as :meth:`list_anomalies` shows them."""
+        c = anomalies.c
+        q = (
+            sa.select(anomalies)
+            .where(c.incident_id == incident_id)
+            .order_by(c.window_end.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_row_dict(r) for r in conn.execute(q)]
+
+    # Notifications (the incident outbox) -------------------------------------------------
+    def add_notifications(
+        self,
+        incident_id: int,
+        receivers: Iterable[str],
+        *,
+        event: str,
+        seq: int,
+        payload: dict[str, Any],
+        now_ns: int,
+    ) -> list[int]:
+        """Queue notification ``seq`` of an incident for each receiver, due at ``now_ns``;
+        return the new ids (one already queued for that receiver and ``seq`` is kept)."""
+        rows = [
+            {
+                "incident_id": incident_id,
+                "receiver": name,
+                "event": event,
+                "seq": seq,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now_ns,
+                "created_at": now_ns,
+            }
+            for name in dict.fromkeys(receivers)
+        ]
+        if not rows:
+            return []
+        n = notifications.c
+        stmt = (
+            self._insert(notifications)
+            .on_conflict_do_nothing(index_elements=[n.incident_id, n.receiver, n.seq])
+            .returning(n.id)
+        )
+        with self.engine.begin() as conn:
+            return sorted(conn.execute(stmt, rows).scalars())
+
+    def due_notifications(
+        self, now_ns: int, *, receivers: Collection[str] | None = None, limit: int = 100
+    ) -> list[NotificationRow]:
+        """Pending notifications with ``next_attempt_at <= now_ns``, oldest due first (and in
+        queueing order), optionally only for the named receivers."""
+        n = notifications.c
+        q = (
+            sa.select(n.id, n.incident_id, n.receiver, n.event, n.seq, n.attempts, n.payload)
+            .where(n.status == "pending", n.next_attempt_at <= now_ns)
+            .order_by(n.next_attempt_at, n.id)
+            .limit(limit)
+        )
+        if receivers is not None:
+            q = q.where(n.receiver.in_(list(receivers)))
+        with self.engine.connect() as conn:
+            return [NotificationRow(*r) for r in conn.execute(q)]
+
+    def pending_before(self, notification: NotificationRow) -> int | None:
+        """When the oldest earlier notification of the same incident and receiver that is
+        still pending is due (ns), or None if there is none: a notification waits for those
+        (a resolve never overtakes its firing)."""
+        n = notifications.c
+        q = sa.select(sa.func.min(n.next_attempt_at)).where(
+            n.incident_id == notification.incident_id,
+            n.receiver == notification.receiver,
+            n.status == "pending",
+            n.seq < notification.seq,
+        )
+        with self.engine.connect() as conn:
+            due = conn.execute(q).scalar()
+        return None if due is None else int(due)
+
+    def update_notification(self, notification_id: int, *, attempted: bool, **values: Any) -> None:
+        """Set columns of a notification (``status``, ``next_attempt_at``, ``last_error``,
+        ``response``, ``delivered_at``); ``attempted`` counts one more delivery attempt."""
+        stmt = sa.update(notifications).where(notifications.c.id == notification_id)
+        if attempted:
+            values["attempts"] = notifications.c.attempts + 1
+        with self.engine.begin() as conn:
+            conn.execute(stmt.values(values))
+
+    def list_notifications(
+        self, *, incident_id: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Newest notifications first (optionally of one incident), times as ISO-8601."""
+        q = sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+        if incident_id is not None:
+            q = q.where(notifications.c.incident_id == incident_id)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         times = ("next_attempt_at", "created_at", "delivered_at")

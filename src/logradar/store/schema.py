@@ -30,6 +30,28 @@ integer nanoseconds since the epoch (microsecond precision is kept in the databa
 ``mutes``
     Alerts suppressed until ``until`` for anomalies of ``stream`` and/or ``template_id``
     (null matches any); ``reason`` and ``created_at``. Muted anomalies are still stored.
+    Mutes are the silences of incident alerting.
+``incidents``
+    One row per incident: anomalies sharing the ``alerts.group_by`` fields, open together.
+    ``id`` (also the PagerDuty ``dedup_key`` and the UI link), ``group_key`` (JSON object of
+    the ``group_by`` fields and values, e.g. ``{"detector": "frequency", "stream": "pay",
+    "template_id": 7}``), ``stream``, ``detector``, ``kind``, ``template_id``, ``template``
+    (of the first anomaly), ``severity`` / ``severity_rank`` (highest seen), ``status``
+    (``firing`` or ``resolved``), ``first_seen`` / ``last_seen`` (when the first / latest
+    anomaly was detected), ``anomaly_count``, ``resolved_at`` (null while firing),
+    ``summary`` (one line for humans), ``explanation`` and ``examples`` (JSON list, of the most
+    severe anomaly), ``flaps`` (times it resolved and fired again), ``suppressed`` (null, or
+    why no notification is sent now: ``silenced``, ``inhibited``, ``flapping``),
+    ``notifications`` (notifications queued so far), ``last_notified_at``, ``updated_at``.
+    Each anomaly of an incident points to it with ``anomalies.incident_id`` (null: the anomaly
+    alerted nobody, e.g. below ``alerts.min_severity``, expected or muted before grouping).
+``notifications``
+    The durable outbox of incident alerting: one row per incident notification and receiver,
+    unique on ``(incident_id, receiver, seq)``. ``event`` (``firing``, ``resolved``),
+    ``seq`` (the incident's notification number), ``payload`` (JSON: what is sent, frozen
+    when queued), ``status`` (``pending``, ``delivered``, ``failed``), ``attempts``,
+    ``next_attempt_at``, ``last_error``, ``response`` (the channel's answer, shortened),
+    ``created_at``, ``delivered_at``.
 """
 
 from __future__ import annotations
@@ -123,6 +145,7 @@ anomalies = sa.Table(
     sa.Column("explanation", sa.Text, nullable=False),
     sa.Column("created_at", NsTimestamp, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("incident_id", sa.BigInteger, nullable=True),
     sa.Index("anomalies_window_end_idx", "window_end", "id"),
     sa.Index("anomalies_stream_window_end_idx", "stream", "window_end"),
 )
@@ -174,4 +197,61 @@ mutes = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", NsTimestamp, nullable=False),
     sa.Index("mutes_until_idx", "until"),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("detector", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("template_id", sa.BigInteger, nullable=True),
+    sa.Column("template", sa.Text, nullable=True),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("severity_rank", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="firing"),
+    sa.Column("first_seen", NsTimestamp, nullable=False),
+    sa.Column("last_seen", NsTimestamp, nullable=False),
+    sa.Column("anomaly_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("resolved_at", NsTimestamp, nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False, server_default=""),
+    sa.Column("examples", _Json, nullable=False),
+    sa.Column("flaps", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("suppressed", sa.Text, nullable=True),
+    sa.Column("notifications", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_notified_at", NsTimestamp, nullable=True),
+    sa.Column("updated_at", NsTimestamp, nullable=False),
+    sa.Index("incidents_status_last_seen_idx", "status", "last_seen"),
+    sa.Index("incidents_group_key_idx", "group_key", "status"),
+    sa.Index("incidents_stream_last_seen_idx", "stream", "last_seen"),
+)
+
+sa.Index("anomalies_incident_idx", anomalies.c.incident_id)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "incident_id",
+        _Id,
+        sa.ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("receiver", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("payload", _Json, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", NsTimestamp, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("response", sa.Text, nullable=True),
+    sa.Column("created_at", NsTimestamp, nullable=False),
+    sa.Column("delivered_at", NsTimestamp, nullable=True),
+    sa.UniqueConstraint("incident_id", "receiver", "seq", name="notifications_incident_key"),
+    sa.Index("notifications_due_idx", "status", "next_attempt_at"),
 )
