@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # imported where used: `logradar --help` must stay fast
 
 #: Files smaller than this get no progress bar.
 PROGRESS_BYTES = 16 * 1024 * 1024
+#: Output formats of ``parse -o``, by file extension (compared case-insensitively).
+OUTPUT_FORMATS = (".csv", ".parquet")
 
 FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 LOG_FORMAT = click.option(
@@ -88,6 +90,16 @@ def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
     return miner
 
 
+def _output_format(ctx: click.Context, param: click.Parameter, output: Path) -> Path:
+    """Refuse an extension we cannot write, before any work."""
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise click.BadParameter(
+            f"cannot write {output.suffix or 'a file without extension'!r}: "
+            f"name it with one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    return output
+
+
 @click.command("parse")
 @FILE
 @LOG_FORMAT
@@ -96,7 +108,8 @@ def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
     "-o",
     required=True,
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Output file: CSV, or Parquet when it ends with .parquet.",
+    callback=_output_format,
+    help="Output file, .csv or .parquet (the same columns in both).",
 )
 @MAX_TEMPLATES
 def parse_command(file: Path, log_format: str | None, output: Path, max_templates: int) -> None:
@@ -129,9 +142,11 @@ def parse_command(file: Path, log_format: str | None, output: Path, max_template
             if writer is None:
                 writer = _writer(output, out.schema)
             writer.write_table(out)
-        if writer is None:
-            empty = pa.schema([("LineId", pa.int64()), ("EventId", pa.int64())])
-            writer = _writer(output, empty)
+        if writer is None:  # no lines: the header alone, with the columns lines would have
+            fields = fmt.split(pa.array([], pa.string())).schema
+            ids_type = miner.match(pa.array([], pa.string())).type
+            head = [("LineId", pa.int64()), ("EventId", ids_type), ("EventTemplate", pa.string())]
+            writer = _writer(output, pa.schema([*head, *fields]))
     finally:
         if writer is not None:
             writer.close()
