@@ -116,14 +116,49 @@ def up(
     show_default=True,
     help="Seconds to run; 0 runs until Ctrl-C.",
 )
-@click.option("--incident-after", type=float, default=30.0, show_default=True)
+@click.option(
+    "--incident-after",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds of live traffic before the database outage starts.",
+)
+@click.option(
+    "--outage-seconds",
+    type=click.FloatRange(min=1),
+    default=40.0,
+    show_default=True,
+    help="How long the outage lasts before the database is back.",
+)
+@click.option(
+    "--history-minutes",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Minutes of normal history the engine learns from before live traffic.",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-def demo(port: int, duration: float, incident_after: float, data_dir: Path | None) -> None:
-    """Replay a small multi-service system, inject an incident, print alerts as they fire."""
+def demo(
+    port: int,
+    duration: float,
+    incident_after: float,
+    outage_seconds: float,
+    history_minutes: float,
+    data_dir: Path | None,
+) -> None:
+    """Learn a small shop's normal logs, then run it live with an injected database outage:
+    one incident with a handful of explained anomalies, then its resolution."""
     from logradar.demo.run import run_demo
 
     setup_logging("warning")
-    run_demo(port=port, duration=duration, incident_after=incident_after, data_dir=data_dir)
+    run_demo(
+        port=port,
+        duration=duration,
+        incident_after=incident_after,
+        data_dir=data_dir,
+        outage_seconds=outage_seconds,
+        history_minutes=history_minutes,
+    )
 
 
 @main.command()
