@@ -19,6 +19,7 @@ import click
 
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
+from logradar.commands.results import anomalies_command, incidents_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
@@ -235,3 +236,5 @@ main.add_command(expected_command, "expected")
 main.add_command(mute_command, "mute")
 main.add_command(unmute_command, "unmute")
 main.add_command(spark_group)
+main.add_command(anomalies_command, "anomalies")
+main.add_command(incidents_command, "incidents")
