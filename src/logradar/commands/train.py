@@ -65,6 +65,11 @@ def train_command(
             validate_stream_name(stream)
     except (ConfigError, InvalidStreamName) as e:
         raise click.ClickException(str(e)) from None
+    archive = settings.archive_url.removeprefix("file://")
+    if "://" not in archive and not Path(archive).is_dir():  # do not create it by looking
+        raise click.ClickException(
+            f"no archive at {archive}: give the data dir (or --config) of a logradar that ran"
+        )
     start_ns, end_ns = _time(start, "--from"), _time(end, "--to")
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise click.BadParameter("must be after --from", param_hint="--to")
