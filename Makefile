@@ -2,7 +2,8 @@
 #   make demo                     runtime dependencies only (no Spark, Kafka or test tools)
 #   make demo ARGS="--port 9000"  options for `logradar demo` (see `logradar demo --help`)
 #   make test                     plus the `test` extra, then the whole suite
-#   make test PYTEST_ARGS="-x tests/demo"   options for pytest
+#   make test PYTEST_ARGS="-x tests/demo"   options for pytest (runs with pytest-xdist,
+#                                 one worker per core; PYTEST_ARGS="-n 0" runs in one process)
 VENV ?= .venv
 PYTHON ?= python3
 ARGS ?=
@@ -37,7 +38,7 @@ demo: $(RUNTIME_STAMP)
 test: $(TEST_STAMP)
 	scripts/install-test-deps.sh
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
