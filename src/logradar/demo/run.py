@@ -397,10 +397,10 @@ def run_demo(
 
 
 def distinct(anomalies: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
-    """One row per detector, kind, stream and template: the first anomaly and how many."""
+    """One row per detector, kind and stream: the first anomaly and how many there are."""
     rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for a in sorted(anomalies, key=lambda a: a["id"]):
-        rows.setdefault((a["detector"], a["kind"], a["stream"], a["template_id"]), []).append(a)
+        rows.setdefault((a["detector"], a["kind"], a["stream"]), []).append(a)
     return [(same[0], len(same)) for same in rows.values()]
 
 
@@ -435,7 +435,7 @@ def summarize(
         )
         for a, repeats in distinct(members[i.id]):
             explanation = " ".join(str(a["explanation"]).split())
-            again = f" (and {repeats - 1} more windows)" if repeats > 1 else ""
+            again = f" (+{repeats - 1} more like it)" if repeats > 1 else ""
             console.print(
                 f"    - {a['severity']:<6} {a['stream']:<11} {a['detector']}/{a['kind']}: "
                 f"{escape(explanation)}{again}",
