@@ -33,7 +33,8 @@ HDFS = ROOT.parent / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
 SHELLS = {"sh", "bash", "shell", "console"}
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w-]*)")
 MARKER = re.compile(r"^\s*<!--\s*(?P<kind>no-run|run)\s*:\s*(?P<arg>.*?)\s*-->\s*$")
-BLOCK_TIMEOUT = 120
+BLOCK_TIMEOUT = 300
+"""Seconds; generous: on a loaded 2-core machine a backtest block alone took minutes."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def start_server(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
