@@ -2,12 +2,14 @@
 #   make demo                     runtime dependencies only (no Spark, Kafka or test tools)
 #   make demo ARGS="--port 9000"  options for `logradar demo` (see `logradar demo --help`)
 #   make test                     plus the `test` extra, then the whole suite
-#   make test PYTEST_ARGS="-x tests/demo"   options for pytest (runs with pytest-xdist,
-#                                 one worker per core; PYTEST_ARGS="-n 0" runs in one process)
+#   make test PYTEST_ARGS="-x tests/demo"   options for pytest (runs with pytest-xdist)
 VENV ?= .venv
 PYTHON ?= python3
 ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers: 4 on this 2-core machine was fastest (tests wait on servers and
+# subprocesses; BENCHMARKS.md, "First run and CLI"); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 4
 # One stamp per kind of install, named after pyproject.toml's checksum: editing it reinstalls.
 SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-installed-$(SUM)
@@ -38,7 +40,7 @@ demo: $(RUNTIME_STAMP)
 test: $(TEST_STAMP)
 	scripts/install-test-deps.sh
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

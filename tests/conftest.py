@@ -38,7 +38,7 @@ def pg_url() -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``): the Spark tests
+    """Under pytest-xdist (``make test`` runs ``-n 4 --dist loadgroup``): the Spark tests
     share one worker, so one Spark JVM runs at a time, and so do tests marked ``serial``
     (those that cannot run beside another test). Without xdist the marks change nothing."""
     for item in items:
