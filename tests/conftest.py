@@ -35,3 +35,14 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 4 --dist loadgroup``): the Spark tests
+    share one worker, so one Spark JVM runs at a time, and so do tests marked ``serial``
+    (those that cannot run beside another test). Without xdist the marks change nothing."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))

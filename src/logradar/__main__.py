@@ -2,4 +2,4 @@
 
 from logradar.cli import main
 
-main()
+main(prog_name="logradar")

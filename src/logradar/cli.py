@@ -1,4 +1,11 @@
-"""The ``logradar`` command line."""
+"""The ``logradar`` command line.
+
+Start-up stays fast (``--help``, ``--version`` well under a second): this module and the
+command modules under :mod:`logradar.commands` import only click and the standard library
+at the top; everything heavy (config/pydantic, pyarrow, numpy, scipy, scikit-learn, the web
+stack, httpx, rich) is imported inside the command function that needs it.
+``tests/core/test_cli_imports.py`` fails when one of them leaks into ``import logradar.cli``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,12 +21,15 @@ from logradar.commands.alerts import alerts_group
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
 from logradar.commands.search import search_command
+from logradar.commands.results import anomalies_command, incidents_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
 from logradar.commands.tank import tank_group
 from logradar.commands.train import train_command
-from logradar.config import ConfigError, Settings, load_config
+
+if TYPE_CHECKING:
+    from logradar.config import Settings
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -40,6 +50,9 @@ def setup_logging(level: str) -> None:
 
 
 def settings_or_exit(config_path: Path | None, **overrides: Any) -> Settings:
+    """The settings from file + environment + overrides, or a one-line CLI error."""
+    from logradar.config import ConfigError, load_config
+
     try:
         return load_config(config_path, **overrides)
     except ConfigError as e:
@@ -107,14 +120,49 @@ def up(
     show_default=True,
     help="Seconds to run; 0 runs until Ctrl-C.",
 )
-@click.option("--incident-after", type=float, default=30.0, show_default=True)
+@click.option(
+    "--incident-after",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds of live traffic before the database outage starts.",
+)
+@click.option(
+    "--outage-seconds",
+    type=click.FloatRange(min=1),
+    default=40.0,
+    show_default=True,
+    help="How long the outage lasts before the database is back.",
+)
+@click.option(
+    "--history-minutes",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Minutes of normal history the engine learns from before live traffic.",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-def demo(port: int, duration: float, incident_after: float, data_dir: Path | None) -> None:
-    """Replay a small multi-service system, inject an incident, print alerts as they fire."""
+def demo(
+    port: int,
+    duration: float,
+    incident_after: float,
+    outage_seconds: float,
+    history_minutes: float,
+    data_dir: Path | None,
+) -> None:
+    """Learn a small shop's normal logs, then run it live with an injected database outage:
+    one incident with a handful of explained anomalies, then its resolution."""
     from logradar.demo.run import run_demo
 
     setup_logging("warning")
-    run_demo(port=port, duration=duration, incident_after=incident_after, data_dir=data_dir)
+    run_demo(
+        port=port,
+        duration=duration,
+        incident_after=incident_after,
+        data_dir=data_dir,
+        outage_seconds=outage_seconds,
+        history_minutes=history_minutes,
+    )
 
 
 @main.command()
@@ -179,7 +227,7 @@ def backtest(
             config=config_path,
             engine=engine,
         )
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # ValueError: incl. ConfigError
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)
     click.echo(json.dumps(summary))
 
@@ -210,3 +258,5 @@ main.add_command(spark_group)
 main.add_command(tank_group)
 main.add_command(search_command, "search")
 main.add_command(alerts_group)
+main.add_command(anomalies_command, "anomalies")
+main.add_command(incidents_command, "incidents")

@@ -164,3 +164,18 @@ def test_engine_defaults_see_only_the_incident() -> None:
     outage = [a for _, a in serious if a.kind == "new_pattern" and a.stream == "payments"]
     assert outage and "db-primary" in outage[0].template
     assert outage[0].severity >= Severity.HIGH
+
+
+def test_recover_ends_the_outage() -> None:
+    system = DemoSystem(2, start_ns=START)
+    system.advance(START + 10 * NS)
+    system.inject("db_outage")
+    during = system.advance(START + 20 * NS)
+    assert system.recover("db_outage") == START + 20 * NS
+    after = system.advance(START + 40 * NS)
+    # (requests that began before a change may still log the old way in its first second)
+    assert all(x.ts_ns < START + 11 * NS for x in during if x.stream == "db")
+    assert len([x for x in after if x.stream == "db"]) > 100
+    assert all(x.ts_ns < START + 21 * NS for x in after if "db-primary:5432 refused" in x.text)
+    with pytest.raises(ValueError, match="not injected"):
+        DemoSystem().recover("db_outage")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 10.0
@@ -30,6 +29,8 @@ def call_api(
     method: str, url: str, path: str, token: str | None, body: dict[str, Any] | None = None
 ) -> Any:
     """One API request; the decoded JSON answer, or :class:`click.ClickException`."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     endpoint = url.rstrip("/") + path
     try:

@@ -10,21 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from logradar.parse.formats import LogFormat
-from logradar.parse.reader import iter_line_batches
-from logradar.parse.templates import TemplateMiner
+if TYPE_CHECKING:  # imported where used: `logradar --help` must stay fast
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from logradar.parse.formats import LogFormat
+    from logradar.parse.templates import TemplateMiner
 
 #: Files smaller than this get no progress bar.
 PROGRESS_BYTES = 16 * 1024 * 1024
+#: Output formats of ``parse -o``, by file extension (compared case-insensitively).
+OUTPUT_FORMATS = (".csv", ".parquet")
 
 FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 LOG_FORMAT = click.option(
@@ -40,6 +41,8 @@ MAX_TEMPLATES = click.option(
 
 
 def _compile(log_format: str | None) -> LogFormat:
+    from logradar.parse.formats import LogFormat
+
     try:
         return LogFormat.compile(log_format)
     except ValueError as e:
@@ -49,6 +52,9 @@ def _compile(log_format: str | None) -> LogFormat:
 @contextmanager
 def _progress(file: Path, label: str) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(nbytes)``; shows a rich progress bar on stderr for large files."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     size = file.stat().st_size
     progress = Progress(
         TextColumn("{task.description}"),
@@ -65,6 +71,10 @@ def _progress(file: Path, label: str) -> Iterator[Callable[[int], None]]:
 
 
 def _batches(file: Path, fmt: LogFormat, label: str) -> Iterator[pa.Table]:
+    import pyarrow.compute as pc
+
+    from logradar.parse.reader import iter_line_batches
+
     with _progress(file, label) as advance:
         for lines in iter_line_batches(file):
             yield fmt.split(lines)
@@ -72,10 +82,22 @@ def _batches(file: Path, fmt: LogFormat, label: str) -> Iterator[pa.Table]:
 
 
 def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
+    from logradar.parse.templates import TemplateMiner
+
     miner = TemplateMiner(max_templates=max_templates)
     for table in _batches(file, fmt, "learning"):
         miner.parse(table["message"])
     return miner
+
+
+def _output_format(ctx: click.Context, param: click.Parameter, output: Path) -> Path:
+    """Refuse an extension we cannot write, before any work."""
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise click.BadParameter(
+            f"cannot write {output.suffix or 'a file without extension'!r}: "
+            f"name it with one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    return output
 
 
 @click.command("parse")
@@ -86,11 +108,15 @@ def _learn(file: Path, fmt: LogFormat, max_templates: int) -> TemplateMiner:
     "-o",
     required=True,
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Output file: CSV, or Parquet when it ends with .parquet.",
+    callback=_output_format,
+    help="Output file, .csv or .parquet (the same columns in both).",
 )
 @MAX_TEMPLATES
 def parse_command(file: Path, log_format: str | None, output: Path, max_templates: int) -> None:
     """Parse FILE: one output row per line with LineId, EventId and EventTemplate."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     fmt = _compile(log_format)
     miner = _learn(file, fmt, max_templates)
     writer = None
@@ -116,9 +142,11 @@ def parse_command(file: Path, log_format: str | None, output: Path, max_template
             if writer is None:
                 writer = _writer(output, out.schema)
             writer.write_table(out)
-        if writer is None:
-            empty = pa.schema([("LineId", pa.int64()), ("EventId", pa.int64())])
-            writer = _writer(output, empty)
+        if writer is None:  # no lines: the header alone, with the columns lines would have
+            fields = fmt.split(pa.array([], pa.string())).schema
+            ids_type = miner.match(pa.array([], pa.string())).type
+            head = [("LineId", pa.int64()), ("EventId", ids_type), ("EventTemplate", pa.string())]
+            writer = _writer(output, pa.schema([*head, *fields]))
     finally:
         if writer is not None:
             writer.close()
@@ -127,6 +155,9 @@ def parse_command(file: Path, log_format: str | None, output: Path, max_template
 
 
 def _writer(output: Path, schema: pa.Schema) -> pq.ParquetWriter | pacsv.CSVWriter:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     try:
         if output.suffix.lower() == ".parquet":
             return pq.ParquetWriter(output, schema, compression="zstd")

@@ -14,21 +14,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
-import httpx
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from logradar.schema import InvalidStreamName, validate_stream_name
+if TYPE_CHECKING:
+    import httpx
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_SECONDS = 0.5
@@ -73,6 +64,8 @@ class HttpShipper:
         timeout: float = 30.0,
         backoff: float = BACKOFF_SECONDS,
     ) -> None:
+        import httpx
+
         self.endpoint = url.rstrip("/") + API_PATH
         self.params = {"stream": stream, **({"host": host} if host else {})}
         headers = {
@@ -89,6 +82,8 @@ class HttpShipper:
 
     def send(self, lines: list[bytes]) -> int:
         """Send one batch; return the lines the server accepted. Raises :class:`ShipError`."""
+        import httpx
+
         body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=5)
         delay = self.backoff
         attempt = 0
@@ -166,6 +161,18 @@ def send_command(
     progress: bool,
 ) -> None:
     """Send FILE (or - for stdin) to a running logradar, one log line per line."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from logradar.schema import InvalidStreamName, validate_stream_name
+
     try:
         validate_stream_name(stream)
     except InvalidStreamName as e:

@@ -14,12 +14,14 @@ import signal
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from logradar.commands.send import HttpShipper, ShipError
-from logradar.schema import InvalidStreamName, validate_stream_name
-from logradar.sources.tail import Chunk, Tailer, follow
+
+if TYPE_CHECKING:
+    from logradar.sources.tail import Chunk
 
 
 def default_state_path(stream: str, url: str) -> Path:
@@ -68,6 +70,9 @@ def tail_command(
     once: bool,
 ) -> None:
     """Follow PATH... (files or glob patterns) and ship every new line to logradar."""
+    from logradar.schema import InvalidStreamName, validate_stream_name
+    from logradar.sources.tail import Tailer, follow
+
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(message)s")
     try:
         validate_stream_name(stream)

@@ -9,22 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-from logradar.config import ConfigError, load_config
-from logradar.schema import InvalidStreamName, now_ns, validate_stream_name
-from logradar.web.params import parse_since
 
 
 def _time(value: str | None, name: str) -> int | None:
+    from logradar.schema import now_ns
+    from logradar.web.params import parse_since
+
     if value is None:
         return None
     try:
@@ -59,7 +49,19 @@ def train_command(
     progress: bool,
 ) -> None:
     """Build or refresh the detectors' baselines from the archive (a time range)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from logradar.config import ConfigError, load_config
     from logradar.engine.train import NothingToTrain, train
+    from logradar.schema import InvalidStreamName, validate_stream_name
 
     try:
         settings = load_config(config_path, data_dir=data_dir, archive={"url": archive_url})
@@ -67,6 +69,11 @@ def train_command(
             validate_stream_name(stream)
     except (ConfigError, InvalidStreamName) as e:
         raise click.ClickException(str(e)) from None
+    archive = settings.archive_url.removeprefix("file://")
+    if "://" not in archive and not Path(archive).is_dir():  # do not create it by looking
+        raise click.ClickException(
+            f"no archive at {archive}: give the data dir (or --config) of a logradar that ran"
+        )
     start_ns, end_ns = _time(start, "--from"), _time(end, "--to")
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise click.BadParameter("must be after --from", param_hint="--to")

@@ -19,6 +19,7 @@ function of the seed, the start time and when incidents were injected, not of ho
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import math
@@ -56,10 +57,15 @@ class LogLine:
     text: str
 
 
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}"
+
+
 def header(ts_ns: int, level: str, stream: str) -> str:
     """``2026-11-25T13:01:02.123Z INFO [stream]``."""
-    dt = datetime.fromtimestamp(ts_ns // 1_000_000 / 1000, UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z {level} [{stream}]"
+    ms = ts_ns // 1_000_000
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z {level} [{stream}]"
 
 
 def novel_error_lines(pattern: int, count: int, ts_ns: int, stream: str = "payments") -> list[str]:
@@ -99,8 +105,8 @@ class DemoSystem:
         self.start_ns = start_ns
         self.now_ns = start_ns
         """Start of the next tick to generate."""
-        self.incidents: dict[str, int] = {}
-        """Injected incident -> event time it starts."""
+        self.incidents: dict[str, tuple[int, int | None]] = {}
+        """Injected incident -> event times it starts and ends (None: still going)."""
         self._phase = float(self.rng.uniform(0, 2 * math.pi))
         self._pending: list[tuple[int, int, str, str]] = []
         self._seq = 0
@@ -115,8 +121,17 @@ class DemoSystem:
         if incident not in INCIDENTS:
             raise ValueError(f"unknown incident {incident!r}: use one of {', '.join(INCIDENTS)}")
         start = max(self.now_ns, at_ns if at_ns is not None else self.now_ns)
-        self.incidents[incident] = start
+        self.incidents[incident] = (start, None)
         return start
+
+    def recover(self, incident: str, at_ns: int | None = None) -> int:
+        """End the injected ``incident`` at ``at_ns`` (default: the next tick); return when."""
+        if incident not in self.incidents:
+            raise ValueError(f"{incident!r} was not injected")
+        start, _ = self.incidents[incident]
+        end = max(self.now_ns, start, at_ns if at_ns is not None else self.now_ns)
+        self.incidents[incident] = (start, end)
+        return end
 
     def advance(self, until_ns: int) -> list[LogLine]:
         """Every line with event time before ``until_ns`` not returned yet, in time order."""
@@ -131,8 +146,8 @@ class DemoSystem:
 
     # Generation ---------------------------------------------------------------------------
     def _active(self, incident: str, ts: int) -> bool:
-        start = self.incidents.get(incident)
-        return start is not None and ts >= start
+        span = self.incidents.get(incident)
+        return span is not None and span[0] <= ts and (span[1] is None or ts < span[1])
 
     def _emit(self, ts: int, level: str, stream: str, text: str) -> None:
         if stream == "db" and self._active("db_outage", ts):

@@ -407,16 +407,30 @@ class Store:
         return [(ids[fp], a) for fp, a in unique.items() if fp in ids]
 
     def list_anomalies(
-        self, *, stream: str | None = None, since_ns: int | None = None, limit: int = 100
+        self,
+        *,
+        stream: str | None = None,
+        since_ns: int | None = None,
+        limit: int = 100,
+        until_ns: int | None = None,
+        min_severity: Severity | str | None = None,
+        detector: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest anomalies first (by window end, then id), optionally of one stream and with
-        a window ending at or after ``since_ns``. Each is :meth:`Anomaly.to_dict` plus
-        ``id``, ``created_at`` (ISO-8601) and ``status``."""
+        """Newest anomalies first (by window end, then id), optionally of one stream, with a
+        window ending at or after ``since_ns`` and starting before ``until_ns``, at or above
+        ``min_severity``, of one ``detector``. Each is :meth:`Anomaly.to_dict` plus ``id``,
+        ``created_at`` (ISO-8601) and ``status``."""
         q = sa.select(anomalies).order_by(anomalies.c.window_end.desc(), anomalies.c.id.desc())
         if stream is not None:
             q = q.where(anomalies.c.stream == stream)
         if since_ns is not None:
             q = q.where(anomalies.c.window_end >= since_ns)
+        if until_ns is not None:
+            q = q.where(anomalies.c.window_start < until_ns)
+        if min_severity is not None:
+            q = q.where(anomalies.c.severity_rank >= int(Severity.parse(min_severity)))
+        if detector is not None:
+            q = q.where(anomalies.c.detector == detector)
         with self.engine.connect() as conn:
             rows = conn.execute(q.limit(limit)).all()
         return [_row_dict(r) for r in rows]
@@ -563,10 +577,12 @@ class Store:
         min_severity: Severity | str | None = None,
         since_ns: int | None = None,
         limit: int = 100,
+        until_ns: int | None = None,
+        detector: str | None = None,
     ) -> list[IncidentRow]:
         """Incidents, most recently seen first, optionally only those with ``status``
-        (``firing``/``resolved``), of ``stream``, at or above ``min_severity``, or seen at or
-        after ``since_ns``."""
+        (``firing``/``resolved``), of ``stream``, at or above ``min_severity``, seen at or
+        after ``since_ns``, first seen before ``until_ns``, or described by ``detector``."""
         c = incidents.c
         q = sa.select(incidents).order_by(c.last_seen.desc(), c.id.desc())
         if status is not None:
@@ -577,6 +593,10 @@ class Store:
             q = q.where(c.severity_rank >= int(Severity.parse(min_severity)))
         if since_ns is not None:
             q = q.where(c.last_seen >= since_ns)
+        if until_ns is not None:
+            q = q.where(c.first_seen < until_ns)
+        if detector is not None:
+            q = q.where(c.detector == detector)
         with self.engine.connect() as conn:
             return [_row_incident(r) for r in conn.execute(q.limit(limit))]
 
