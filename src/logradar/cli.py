@@ -20,8 +20,8 @@ import click
 from logradar.commands.alerts import alerts_group
 from logradar.commands.feedback import expected_command, mute_command, unmute_command
 from logradar.commands.parse import parse_command, patterns_command
-from logradar.commands.search import search_command
 from logradar.commands.results import anomalies_command, incidents_command
+from logradar.commands.search import search_command
 from logradar.commands.send import send_command
 from logradar.commands.spark import spark_group
 from logradar.commands.tail import tail_command
