@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from logradar.config import ConfigError, load_config
-from logradar.schema import InvalidStreamName, now_ns, validate_stream_name
-from logradar.web.params import parse_since
-
 
 def _time(value: str | None, name: str) -> int | None:
+    from logradar.schema import now_ns
+    from logradar.web.params import parse_since
+
     if value is None:
         return None
     try:
@@ -60,6 +59,8 @@ def search_command(
     from logradar.archive.layout import open_dataset
     from logradar.archive.search import SearchError, SearchQuery, rows, search
     from logradar.archive.storage import ArchiveUrlError
+    from logradar.config import ConfigError, load_config
+    from logradar.schema import InvalidStreamName, validate_stream_name
 
     if data_dir is not None and archive_url is not None:
         raise click.UsageError("use --data-dir or --archive, not both")
@@ -99,6 +100,8 @@ def archive_backtest(
 ) -> None:
     """``logradar backtest --archive``: see :mod:`logradar.archive.replay`."""
     from logradar.archive.replay import replay_archive
+    from logradar.config import ConfigError, load_config
+    from logradar.schema import InvalidStreamName, validate_stream_name
 
     try:
         if stream is not None:

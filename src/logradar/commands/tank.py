@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from logradar.config import ConfigError, load_config
-
 
 @click.group("tank")
 def tank_group() -> None:
@@ -42,6 +40,7 @@ def consumers_command(
 ) -> None:
     """List the consumers with their committed offset and lag; those not in use by this
     configuration do not hold retention back. ``--drop NAME`` forgets one."""
+    from logradar.config import ConfigError, load_config
     from logradar.tank import TankError, open_tank
     from logradar.tank.consumers import active_consumers, describe
 
