@@ -110,11 +110,20 @@ def _as_array(messages: pa.Array | pa.ChunkedArray) -> pa.Array:
 class TemplateMiner:
     """Streaming, vectorized template miner with stable ids; see the module docstring."""
 
-    def __init__(self, max_templates: int = 50_000, max_cache: int = 200_000) -> None:
+    def __init__(
+        self,
+        max_templates: int = 50_000,
+        max_cache: int = 200_000,
+        *,
+        similarity: float = SIMILARITY,
+        distinct_words: int = DISTINCT_WORDS,
+    ) -> None:
         if max_templates < 1 or max_cache < 1:
             raise ValueError("max_templates and max_cache must be >= 1")
         self.max_templates = max_templates
         self.max_cache = max_cache
+        self.similarity = similarity
+        self.distinct_words = distinct_words
         self._clusters: list[_Cluster | None] = []
         self._buckets: dict[tuple[int, str], list[int]] = {}
         self._cache: dict[str, int] = {}
@@ -305,7 +314,7 @@ class TemplateMiner:
         tokens = _tokens(form)
         exact: tuple[int, int] | None = None  # (equal tokens, cluster)
         near: tuple[int, int, list[int]] | None = None
-        need = SIMILARITY * len(tokens)
+        need = self.similarity * len(tokens)
         key = _key(tokens)
         candidates = self._buckets.get(key, [])
         if key[1] != WILDCARD:
@@ -332,9 +341,9 @@ class TemplateMiner:
         enough = True
         for p in words:
             seen = cluster.evidence.setdefault(p, {cluster.tokens[p]: None})
-            if len(seen) < DISTINCT_WORDS:
+            if len(seen) < self.distinct_words:
                 seen[tokens[p]] = None
-            enough = enough and len(seen) >= DISTINCT_WORDS
+            enough = enough and len(seen) >= self.distinct_words
         return enough
 
     def _add_cluster(self, tokens: list[str], t: Template) -> int:
@@ -362,7 +371,7 @@ class TemplateMiner:
             cluster.evidence.pop(p, None)
         # Clusters that now fit the generalized template without word evidence join it.
         bucket = self._buckets[cluster.key]
-        need = SIMILARITY * len(merged)
+        need = self.similarity * len(merged)
         for cj in list(bucket):
             other = self._clusters[cj]
             if cj == ci:
