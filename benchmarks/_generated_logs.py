@@ -179,8 +179,8 @@ def _value(kind: str, rng: random.Random) -> str:
     if kind == "size":
         size = f"{rng.randint(1, 4096)} {rng.choice(['KB', 'MB', 'bytes'])}"
         return size if rng.random() < 0.5 else f"{rng.randint(1, 99)} ({size})"
-    if kind == "quoted":
-        return repr(rng.choice(NAMES + WORDS) + rng.choice(["", "_v2", "-old"]))
+    if kind == "quoted":  # the quotes of a %r are syntax: the template keeps them
+        return rng.choice(NAMES + WORDS) + rng.choice(["", "_v2", "-old"])
     if kind == "id":
         return f"{rng.choice(['job', 'req', 'task', 'blk'])}_{rng.randint(1, 10**6)}"
     raise ValueError(kind)
@@ -268,9 +268,12 @@ def _statements(system: str, fmts: list[str], rng: random.Random) -> list[_State
         if len(fmts) <= MAX_STATEMENTS
         else sorted(rng.sample(fmts, MAX_STATEMENTS))
     ):
-        pieces = PLACEHOLDER.split(fmt)
         convs = PLACEHOLDER.findall(fmt)
         kinds = [_slot_kind(c, rng) for c in convs]
+        pieces = PLACEHOLDER.split(fmt)
+        for i, kind in enumerate(kinds):
+            if kind == "quoted":
+                pieces[i], pieces[i + 1] = pieces[i] + "'", "'" + pieces[i + 1]
         state_slot = None
         if convs and rng.random() < 0.25:
             # a %s surrounded by spaces (a word position) becomes 2-4 constant states

@@ -4,7 +4,9 @@ One default rule set, no per-system regexes. A run of letters and digits that co
 digit is a variable, together with the ``.``/``-`` joined runs after it that contain digits
 too, and an optional unit: numbers, decimals, IPs and versions (``10.0.0.1`` -> ``<*>``),
 dates, hex ids, UUIDs, sizes and durations (``5.2 KB``, ``12ms``). A leading ``-`` is part of
-the number (``blk_-42`` -> ``blk_<*>``). Other characters stay, so ``/10.0.0.1:8080``
+the number unless it follows a letter or digit (``blk_-42`` -> ``blk_<*>``, ``db-replica-1`` ->
+``db-replica-<*>``); a unit is taken only when it is a whole word (``pct=1 seconds=2`` ->
+``pct=<*> seconds=<*>``). Other characters stay, so ``/10.0.0.1:8080``
 becomes ``/<*>:<*>``, ``user=42`` ``user=<*>``, ``core.2275`` ``core.<*>`` and
 ``attempt_1445_0020_m_0`` ``attempt_<*>_<*>_m_<*>``. Variables without digits (user names,
 host names) are left to the template miner, which generalizes words that vary.
@@ -20,19 +22,25 @@ import pyarrow.compute as pc
 
 WILDCARD = "<*>"
 
-#: A digit-bearing alphanumeric run, the ``.``/``-`` joined runs after it, an optional unit.
+_UNITS = r"(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)"
+_DAYS_MONTHS = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+
+#: Group 1: the character before the variable (kept, so ``db-replica-1`` keeps its ``-``; a
+#: ``-`` right after a letter or digit is never a minus sign). Then a digit-bearing
+#: alphanumeric run, the ``.``/``-`` joined runs after it, and an optional space-separated
+#: unit that must end the word (group 2, kept: ``seconds=1`` is a key, not a unit).
 MASK_PATTERN = (
-    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
-    r"(?:\s?(?:[KMGTP]i?B|B|bytes|ms|us|ns|sec|secs|seconds|s|min|mins|minutes|h|hrs|hours)\b)?"
-    r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+    r"(^|[^A-Za-z0-9]|)(?:-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
+    rf"(?:\s{_UNITS}([^=\w]|$))?|\b{_DAYS_MONTHS}\b)"
 )
+_REPLACEMENT = r"\1<*>\2"
 
 
 def mask(messages: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Return the messages with every variable replaced by ``<*>`` (nulls stay null)."""
     if not pa.types.is_string(messages.type) and not pa.types.is_large_string(messages.type):
         messages = messages.cast(pa.string())
-    return pc.replace_substring_regex(messages, pattern=MASK_PATTERN, replacement=WILDCARD)
+    return pc.replace_substring_regex(messages, pattern=MASK_PATTERN, replacement=_REPLACEMENT)
 
 
 def mask_forms(messages: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
