@@ -326,7 +326,7 @@ class TemplateMiner:
         tokens = _tokens(form)
         exact: tuple[int, int] | None = None  # (equal tokens, cluster)
         near: tuple[int, int, list[int]] | None = None
-        need = self.similarity * len(tokens)
+        need = self.similarity * sum(t != WILDCARD for t in tokens)
         key = _key(tokens)
         candidates = self._buckets.get(key, [])
         for ci in candidates:
@@ -383,7 +383,7 @@ class TemplateMiner:
             cluster.evidence.pop(p, None)
         # Clusters that now fit the generalized template without word evidence join it.
         bucket = self._buckets[cluster.key]
-        need = self.similarity * len(merged)
+        need = self.similarity * sum(t != WILDCARD for t in merged)
         for cj in list(bucket):
             other = self._clusters[cj]
             if cj == ci:
@@ -523,7 +523,7 @@ def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | N
     words: list[int] = []
     for p, (a, b) in enumerate(zip(template, tokens, strict=True)):
         if a == b:
-            equal += 1
+            equal += a != WILDCARD
         elif a != WILDCARD and b != WILDCARD and _letters(a) != _letters(b):
             words.append(p)
             if len(words) > MAX_WORD_DIFFS:
