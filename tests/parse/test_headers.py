@@ -122,7 +122,7 @@ def test_each_header_shape_is_learned_once_and_reused() -> None:
     assert first["header_ok"].to_pylist() == [True] * 30
     assert mixed["header_ok"].to_pylist() == [True] * 35
     assert mixed["message"].to_pylist()[4:7] == ["msg 4", "msg 0", "msg 1"]
-    again = fmt.split(pa.array(syslog[:3] + ["no header here"]))
+    again = fmt.split(pa.array([*syslog[:3], "no header here"]))
     assert again["header_ok"].to_pylist() == [True, True, True, False]
 
 
