@@ -48,6 +48,7 @@ first appearance, independent of how the input is cut into batches (barring evic
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -497,6 +498,7 @@ _OPENING = "([{'\""
 _CLOSING = ")]}'\",.;:!?"
 
 
+@functools.lru_cache(maxsize=65536)
 def _letters(token: str) -> str:
     """The letters of a token outside its variables (``user=<*>`` -> ``user``)."""
     return "".join(c for c in token.replace(WILDCARD, " ") if c.isalpha())
@@ -524,7 +526,11 @@ def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | N
     for p, (a, b) in enumerate(zip(template, tokens, strict=True)):
         if a == b:
             equal += a != WILDCARD
-        elif a != WILDCARD and b != WILDCARD and _letters(a) != _letters(b):
+        elif (
+            a != WILDCARD
+            and b != WILDCARD
+            and ((WILDCARD not in a and WILDCARD not in b) or _letters(a) != _letters(b))
+        ):
             words.append(p)
             if len(words) > MAX_WORD_DIFFS:
                 return equal, None
