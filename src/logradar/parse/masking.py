@@ -35,6 +35,17 @@ MASK_PATTERN = (
 )
 _REPLACEMENT = r"\1<*>\2"
 
+#: The same masks without capturing groups (RE2 then extracts no submatches: faster). It takes
+#: a leading ``-`` even after a letter or digit, which :data:`_HYPHEN` puts back on the
+#: distinct forms (a value right after a letter or digit can only come from such a ``-``), and
+#: a unit before ``=`` too, so lines with :data:`_UNIT_KEY` are masked with :data:`MASK_PATTERN`.
+_FAST_PATTERN = (
+    r"-?[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[.\-][A-Za-z0-9]*\d[A-Za-z0-9]*)*"
+    rf"(?:\s{_UNITS}\b)?|\b{_DAYS_MONTHS}\b"
+)
+_HYPHEN = (r"([A-Za-z0-9])<\*>", r"\1-<*>")
+_UNIT_KEY = rf"\d\s{_UNITS}="
+
 
 def mask(messages: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Return the messages with every variable replaced by ``<*>`` (nulls stay null)."""
@@ -46,10 +57,31 @@ def mask(messages: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 def mask_forms(messages: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     """The masked messages, dictionary-encoded: each distinct masked form once (in order of
     first appearance), an index per line; nulls become ``""``. What the template miner looks
-    up, and what level detection reads (see :func:`logradar.parse.levels.detect_level`)."""
+    up, and what level detection reads (see :func:`logradar.parse.levels.detect_level`).
+
+    Equal to ``dictionary_encode(mask(messages))``, made with the faster capture-free pattern
+    and the ``-`` fix applied to the distinct forms only.
+    """
     if isinstance(messages, pa.ChunkedArray):
         messages = messages.combine_chunks() if messages.num_chunks else pa.array([], pa.string())
-    return pc.dictionary_encode(pc.fill_null(mask(messages), ""))
+    if not pa.types.is_string(messages.type):
+        messages = messages.cast(pa.string())
+    masked = pc.replace_substring_regex(messages, pattern=_FAST_PATTERN, replacement=WILDCARD)
+    keyed = pc.fill_null(pc.match_substring_regex(messages, _UNIT_KEY), False)
+    if pc.any(keyed).as_py():
+        exact = pc.replace_substring_regex(
+            messages.filter(keyed), pattern=MASK_PATTERN, replacement=_REPLACEMENT
+        )
+        masked = pc.replace_with_mask(masked, keyed, exact)
+    encoded = pc.dictionary_encode(pc.fill_null(masked, ""))
+    forms = pc.replace_substring_regex(
+        encoded.dictionary, pattern=_HYPHEN[0], replacement=_HYPHEN[1]
+    )
+    unique = pc.unique(forms)
+    if len(unique) == len(forms):
+        return pa.DictionaryArray.from_arrays(encoded.indices, forms)
+    remap = pc.index_in(forms, value_set=unique).cast(encoded.indices.type)
+    return pa.DictionaryArray.from_arrays(remap.take(encoded.indices), unique)
 
 
 def mask_text(message: str) -> str:
