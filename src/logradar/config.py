@@ -263,8 +263,9 @@ class ParserConfig(_Section):
 
     log_format: str | None = Field(
         None,
-        description="Header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'; "
-        "default: the whole line is the message.",
+        description="Header format, e.g. '<Date> <Time> <Level> <Component>: <Content>', "
+        "'json', 'syslog' or 'line' (the whole line is the message); default: the header is "
+        "detected from the lines (time, level, component).",
     )
     max_templates: int = Field(50_000, gt=0, description="Cap on templates kept in memory.")
     max_cache: int = Field(

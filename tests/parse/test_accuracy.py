@@ -37,3 +37,18 @@ def test_measures_follow_the_loghub_definitions() -> None:
     assert grouping_accuracy(truth, [1, 1, 2, 3, 4]) == pytest.approx(3 / 5)  # B split
     assert grouping_accuracy(truth, [1, 1, 1, 1, 3]) == pytest.approx(1 / 5)  # A+B merged
     assert parsing_accuracy(["a <*>  b", "c <*>"], ["a <*><*> b", "c d"]) == 0.5
+
+
+def test_template_level_measures_follow_loghub_2() -> None:
+    from logradar.parse.evaluate import f1_grouping_accuracy, f1_template_accuracy
+
+    truth = ["A", "A", "B", "B", "C"]
+    assert f1_grouping_accuracy(truth, [1, 1, 2, 2, 3]) == 1.0
+    # B split in two: exact groups A and C; precision 2/4, recall 2/3
+    assert f1_grouping_accuracy(truth, [1, 1, 2, 3, 4]) == pytest.approx(
+        2 * (1 / 2 * 2 / 3) / (1 / 2 + 2 / 3)
+    )
+    texts = ["a <*>", "a <*>", "b", "b", "c <*>"]
+    wrong_c = ["a <*>", "a <*>", "b", "b", "c d"]
+    assert f1_template_accuracy(truth, [1, 1, 2, 2, 3], texts, texts) == 1.0
+    assert f1_template_accuracy(truth, [1, 1, 2, 2, 3], texts, wrong_c) == pytest.approx(2 / 3)

@@ -64,3 +64,23 @@ def test_errors_exit_non_zero(tmp_path) -> None:
         parse_command, [str(HDFS), "--log-format", "<Date> <Time>", "-o", str(tmp_path / "o.csv")]
     )
     assert bad.exit_code != 0 and "<Content>" in bad.output
+
+
+def test_parse_params_returns_the_values_of_each_line(tmp_path) -> None:
+    log = tmp_path / "in.log"
+    log.write_text(
+        "".join(
+            f"2024-05-01T12:00:0{i}Z INFO [db] replication status replica=db-replica-{i} "
+            f"lag_ms={i * 7}\n"
+            for i in range(5)
+        )
+    )
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(parse_command, [str(log), "-o", str(out), "--params"])
+    assert result.exit_code == 0, result.output
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["EventTemplate"] == "replication status replica=db-replica-<*> lag_ms=<*>"
+    assert [json.loads(r["ParameterList"]) for r in rows[:2]] == [["0", "0"], ["1", "7"]]
+    assert rows[0]["component"] == "db" and rows[0]["level"] == "info"
+    assert rows[3]["ts"].startswith("2024-05-01 12:00:03")

@@ -48,7 +48,7 @@ def test_malformed_header_keeps_the_raw_line() -> None:
 
 
 def test_whole_line_format() -> None:
-    table = LogFormat.compile(None).split(pa.array(["ERROR disk full", "all good"]))
+    table = LogFormat.compile("line").split(pa.array(["ERROR disk full", "all good"]))
     assert table.column_names == ["message", "ts", "level", "header_ok"]
     assert table["message"].to_pylist() == ["ERROR disk full", "all good"]
     assert table["level"].to_pylist() == ["error", None]

@@ -2,7 +2,10 @@
 
 A :class:`LogFormat` is compiled once from a spec:
 
-- ``None``: the whole line is the message;
+- ``None`` (or ``'auto'``): the header is detected from the lines themselves (see
+  :mod:`logradar.parse.headers`): learned from the first lines of each header shape seen,
+  then applied vectorized; it yields ``component``, ``ts`` and ``level``;
+- ``'line'``: the whole line is the message;
 - loghub notation, e.g. ``'<Date> <Time> <Level> <Component>: <Content>'``: ``<Name>`` is a
   field, ``<Content>`` the message; the text between fields is a regex fragment (``\\[``,
   ``\\|``), a run of spaces matches any run of whitespace;
@@ -24,6 +27,10 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logradar.parse.headers import Header
+from logradar.parse.headers import field as header_field
+from logradar.parse.headers import learn as learn_header
+from logradar.parse.headers import ts_text as header_ts_text
 from logradar.parse.levels import SYSLOG_SEVERITY, detect_level, normalize_level
 from logradar.parse.timestamps import infer_layout, parse_timestamps
 from logradar.schema import TIMESTAMP
@@ -31,6 +38,10 @@ from logradar.schema import TIMESTAMP
 __all__ = ["LogFormat", "detect_level", "parse_timestamps"]
 
 RESERVED = ("message", "ts", "level", "header_ok")
+#: ``auto``: at most this many header shapes are learned per format (one per stream shape).
+MAX_LEARN_ATTEMPTS = 16
+#: ``auto``: a new shape is learned when at least this many lines (or half a batch) miss.
+LEARN_MIN_LINES = 20
 CONTENT = "Content"
 _LEVEL_NAMES = ("level", "severity", "loglevel", "log_level", "lvl")
 _TIME_WORDS = ("date", "time", "timestamp", "datetime", "day", "month", "year", "ts")
@@ -89,13 +100,18 @@ class LogFormat:
     """``pattern`` with each field limited to the characters before its separator (RE2
     extracts such groups faster); rows it misses are retried with ``pattern``."""
     _time: tuple[tuple[str, ...], str] | None = field(default=None, repr=False)
+    _headers: list[Header] = field(default_factory=list, repr=False)
+    """Headers learned so far (``auto``), tried in order."""
+    _learn_attempts: int = field(default=0, repr=False)
 
     @classmethod
     def compile(cls, spec: str | None) -> LogFormat:
         """Compile ``spec``; an invalid spec raises ValueError with the reason."""
-        if spec is None or not spec.strip():
-            return cls(spec, "line")
+        if spec is None or not spec.strip() or spec.strip() == "auto":
+            return cls(spec, "auto", fields=("component",))
         text = spec.strip()
+        if text == "line":
+            return cls(spec, "line")
         if text == "json" or text.startswith("json:"):
             name = text[5:].strip() if ":" in text else None
             if name == "":
@@ -167,6 +183,8 @@ class LogFormat:
         lines = pc.utf8_rtrim_whitespace(_strings(lines))
         if self.kind == "line":
             parts = _Parts(lines, {}, pa.nulls(len(lines), TIMESTAMP), None, pc.is_valid(lines))
+        elif self.kind == "auto":
+            parts = self._split_auto(lines)
         elif self.kind == "json":
             parts = self._split_json(lines)
         elif self.kind == "syslog":
@@ -224,6 +242,47 @@ class LogFormat:
             if layout is not None:
                 return names, layout
         return None
+
+    def _split_auto(self, lines: pa.Array) -> _Parts:
+        n = len(lines)
+        null = pa.scalar(None, pa.string())
+        message, ok = lines, pa.array([False] * n, pa.bool_())
+        component = level = pa.nulls(n, pa.string())
+        ts = pa.nulls(n, TIMESTAMP)
+        k = 0
+        while True:
+            if k == len(self._headers):
+                left = pc.and_(pc.invert(ok), pc.is_valid(lines))
+                unmatched = pc.sum(left).as_py() or 0
+                if not unmatched or self._learn_attempts >= MAX_LEARN_ATTEMPTS:
+                    break
+                if self._headers and unmatched < max(LEARN_MIN_LINES, n // 2):
+                    break
+                self._learn_attempts += 1
+                header = learn_header(lines.filter(left))
+                if header is None:
+                    break
+                self._headers.append(header)
+            header = self._headers[k]
+            k += 1
+            struct = pc.extract_regex(lines, header.pattern)
+            hit = pc.and_(pc.fill_null(struct.is_valid(), False), pc.invert(ok))
+            if not pc.any(hit).as_py():
+                continue
+            message = pc.if_else(hit, struct.field("Content"), message)
+            found_level = header_field(struct, "level")
+            if found_level is not None:
+                level = pc.if_else(hit, found_level, level)
+            found_component = header_field(struct, "component")
+            if found_component is not None:
+                found_component = pc.utf8_trim(found_component, "[]():| ")
+                component = pc.if_else(hit, found_component, component)
+            if header.layout is not None:
+                text = pc.if_else(hit, header_ts_text(struct), null)
+                ts = pc.coalesce(ts, parse_timestamps(text, layout=header.layout))
+            ok = pc.or_(ok, hit)
+        level = normalize_level(pc.if_else(pc.equal(level, ""), null, level))
+        return _Parts(message, {"component": component}, ts, level, ok)
 
     def _split_syslog(self, lines: pa.Array) -> _Parts:
         new = pc.extract_regex(lines, _SYSLOG_5424)

@@ -5,19 +5,23 @@ How a batch is parsed:
 1. :func:`~logradar.parse.masking.mask` replaces variables by ``<*>`` (one RE2 pass).
 2. The masked forms are dictionary-encoded (Arrow); each *unique* masked form is looked up in
    a dict of known forms. The common path is therefore per unique form, never per line.
-3. Unknown forms, in order of first appearance, go to the mining step (Drain-like, with one
-   change). A form is split on whitespace, a run of equal masked words (a value list such
-   as ``blk_<*> blk_<*>``) counting as one token, and bucketed by token count and first
-   token (``<*>`` when that is a variable). Against each cluster of the bucket a form has
-   *equal* tokens, *free* differences (a wildcard or a masked token is involved: that
-   position is a variable) and *word* differences (two different plain words). A form joins
-   the cluster with the most equal tokens (at least ``SIMILARITY`` of them) that it differs
-   from only freely. Plain words are presumed constant: a position where words differ
-   becomes a variable only once ``DISTINCT_WORDS`` different words were seen there (and at
-   most ``MAX_WORD_DIFFS`` such positions at a time); until then each variant keeps its own
-   cluster. This keeps "Failed password for" and "Failed none for" apart while user names
-   still generalize. When a template generalizes, clusters of its bucket that now fit it
-   are merged into it.
+3. Unknown forms, in order of first appearance, go to the mining step (Drain-like). A form
+   is split on whitespace, a run of equal masked words (a value list such as ``blk_<*>
+   blk_<*>``) counting as one token and a bracketed value right after a value (``<*>
+   (<*>)``, an optional size) being part of it, and bucketed by token count. Against each
+   cluster of the bucket a form has *equal* tokens, *free* differences (a wildcard, or masked
+   tokens with the same letters: that position is a variable) and *word* differences (two
+   different words, or keys: ``user=<*>`` / ``uid=<*>``). A form joins the cluster with the
+   most equal tokens (at least ``similarity`` of them) that it differs from only freely.
+   Words are presumed constant unless they vary like parameters: a position where two
+   value-shaped words differ (a quoted name, a path, a dotted or joined name) is a variable
+   at once; one where plain words differ (states, methods, verbs, protocol names) only once
+   ``distinct_words`` different words were seen there (and at most ``MAX_WORD_DIFFS`` such
+   positions at a time); until then each variant keeps its own cluster. This keeps
+   "Connection started" and "Connection paused" apart while user names still generalize.
+   A variable keeps the key, brackets, quotes and trailing punctuation that its values share
+   (``id=<*>``, ``[<*>]``, ``<*>.``). When a template generalizes, clusters of its bucket
+   that now fit it are merged into it.
 4. Line ids are taken from the final state of the batch, so one batch is always consistent.
 
 Ids are stable: every template id is assigned once, from a counter that is part of the state,
@@ -44,6 +48,7 @@ first appearance, independent of how the input is cut into batches (barring evic
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -61,10 +66,11 @@ from logradar.parse.masking import WILDCARD, mask_forms
 
 STATE_VERSION = 1
 
-#: Share of equal tokens needed to join a cluster (Drain's ``sim_th``).
-SIMILARITY = 0.5
+#: Defaults chosen by the protocol of benchmarks/parse_accuracy.py (on generated systems,
+#: tied on the loghub dev systems). Share of equal tokens needed to join a cluster.
+SIMILARITY = 0.6
 #: A position where plain words differ becomes a variable only after this many distinct words.
-DISTINCT_WORDS = 3
+DISTINCT_WORDS = 6
 #: More differing plain words than this means another statement.
 MAX_WORD_DIFFS = 2
 
@@ -110,11 +116,20 @@ def _as_array(messages: pa.Array | pa.ChunkedArray) -> pa.Array:
 class TemplateMiner:
     """Streaming, vectorized template miner with stable ids; see the module docstring."""
 
-    def __init__(self, max_templates: int = 50_000, max_cache: int = 200_000) -> None:
+    def __init__(
+        self,
+        max_templates: int = 50_000,
+        max_cache: int = 200_000,
+        *,
+        similarity: float = SIMILARITY,
+        distinct_words: int = DISTINCT_WORDS,
+    ) -> None:
         if max_templates < 1 or max_cache < 1:
             raise ValueError("max_templates and max_cache must be >= 1")
         self.max_templates = max_templates
         self.max_cache = max_cache
+        self.similarity = similarity
+        self.distinct_words = distinct_words
         self._clusters: list[_Cluster | None] = []
         self._buckets: dict[tuple[int, str], list[int]] = {}
         self._cache: dict[str, int] = {}
@@ -232,6 +247,8 @@ class TemplateMiner:
             "version": STATE_VERSION,
             "max_templates": self.max_templates,
             "max_cache": self.max_cache,
+            "similarity": self.similarity,
+            "distinct_words": self.distinct_words,
             "next_id": self._next_id,
             "lines": self._lines,
             "batches": self._batches,
@@ -248,7 +265,12 @@ class TemplateMiner:
     def from_state_dict(cls, state: dict[str, Any]) -> TemplateMiner:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported template state version {state.get('version')!r}")
-        miner = cls(state["max_templates"], state["max_cache"])
+        miner = cls(
+            state["max_templates"],
+            state["max_cache"],
+            similarity=state.get("similarity", SIMILARITY),
+            distinct_words=state.get("distinct_words", DISTINCT_WORDS),
+        )
         miner._next_id = state["next_id"]
         miner._lines = state["lines"]
         miner._batches = state["batches"]
@@ -305,11 +327,9 @@ class TemplateMiner:
         tokens = _tokens(form)
         exact: tuple[int, int] | None = None  # (equal tokens, cluster)
         near: tuple[int, int, list[int]] | None = None
-        need = SIMILARITY * len(tokens)
+        need = self.similarity * sum(t != WILDCARD for t in tokens)
         key = _key(tokens)
         candidates = self._buckets.get(key, [])
-        if key[1] != WILDCARD:
-            candidates = candidates + self._buckets.get((key[0], WILDCARD), [])
         for ci in candidates:
             equal, words = _compare(self._clusters[ci].tokens, tokens)
             if equal < need or words is None:
@@ -331,10 +351,12 @@ class TemplateMiner:
         cluster = self._clusters[ci]
         enough = True
         for p in words:
+            if _value_shaped(cluster.tokens[p]) and _value_shaped(tokens[p]):
+                continue
             seen = cluster.evidence.setdefault(p, {cluster.tokens[p]: None})
-            if len(seen) < DISTINCT_WORDS:
+            if len(seen) < self.distinct_words:
                 seen[tokens[p]] = None
-            enough = enough and len(seen) >= DISTINCT_WORDS
+            enough = enough and len(seen) >= self.distinct_words
         return enough
 
     def _add_cluster(self, tokens: list[str], t: Template) -> int:
@@ -349,7 +371,7 @@ class TemplateMiner:
     def _absorb(self, ci: int, tokens: list[str], order: int) -> int:
         """Add a form to cluster ``ci``; generalize it (new id) if the form differs."""
         cluster = self._clusters[ci]
-        merged = [a if a == b else WILDCARD for a, b in zip(cluster.tokens, tokens, strict=True)]
+        merged = [_merge_token(a, b) for a, b in zip(cluster.tokens, tokens, strict=True)]
         if merged == cluster.tokens:
             return ci
         old = self._templates.pop(cluster.template_id)
@@ -358,11 +380,11 @@ class TemplateMiner:
         self._history[old.id] = old
         self._templates[new.id] = new
         cluster.tokens, cluster.template_id = merged, new.id
-        for p in [p for p, a in enumerate(merged) if a == WILDCARD]:
+        for p in [p for p, a in enumerate(merged) if WILDCARD in a]:
             cluster.evidence.pop(p, None)
         # Clusters that now fit the generalized template without word evidence join it.
         bucket = self._buckets[cluster.key]
-        need = SIMILARITY * len(merged)
+        need = self.similarity * sum(t != WILDCARD for t in merged)
         for cj in list(bucket):
             other = self._clusters[cj]
             if cj == ci:
@@ -375,7 +397,7 @@ class TemplateMiner:
             new.count += gone.count
             self._history[gone.id] = gone
             cluster.tokens = [
-                a if a == b else WILDCARD for a, b in zip(cluster.tokens, other.tokens, strict=True)
+                _merge_token(a, b) for a, b in zip(cluster.tokens, other.tokens, strict=True)
             ]
             other.forward, other.tokens, other.evidence = ci, [], {}
             bucket.remove(cj)
@@ -429,8 +451,57 @@ def _tokens(form: str) -> list[str]:
     for token in form.split():
         if out and token == out[-1] and WILDCARD in token and _has_letters(token):
             continue
+        if out and out[-1].endswith(WILDCARD) and _bracketed_value(token):
+            continue  # "<*> (<*>)": an optional parenthesised value is part of the value
         out.append(token)
     return out
+
+
+def _bracketed_value(token: str) -> bool:
+    """A masked value in brackets and nothing else (``(<*>)``, ``[<*>]``)."""
+    return WILDCARD in token and not token.replace(WILDCARD, "").strip("()[]{}")
+
+
+#: Characters that mark a word as a value (a path, a quoted name, a dotted or joined name).
+_VALUE_CHARS = frozenset("/\\.:_=@'\"#-<>")
+
+
+def _value_shaped(token: str) -> bool:
+    """Whether a plain word looks like a parameter value rather than a constant word."""
+    core = token.strip(",;()[]{}").rstrip(".:")
+    return any(c in _VALUE_CHARS for c in core)
+
+
+def _merge_token(a: str, b: str) -> str:
+    """``a`` if equal, else a variable that keeps a shared key and the brackets, quotes and
+    trailing punctuation around it (``(<*>).`` and ``<*>.`` -> ``<*>.``; ``id=<*>`` and
+    ``id=x`` -> ``id=<*>``; ``'a'`` and ``'b'`` -> ``'<*>'``; paths -> ``<*>``)."""
+    if a == b:
+        return a
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    prefix = a[:n]
+    if "=" in prefix:
+        prefix = prefix[: prefix.rindex("=") + 1]
+    else:
+        prefix = prefix[: len(prefix) - len(prefix.lstrip(_OPENING))]
+    m = 0
+    while m < min(len(a), len(b)) - len(prefix) and a[-1 - m] == b[-1 - m]:
+        m += 1
+    suffix = a[len(a) - m :] if m else ""
+    suffix = suffix[len(suffix.rstrip(_CLOSING)) :]
+    return prefix + WILDCARD + suffix
+
+
+_OPENING = "([{'\""
+_CLOSING = ")]}'\",.;:!?"
+
+
+@functools.lru_cache(maxsize=65536)
+def _letters(token: str) -> str:
+    """The letters of a token outside its variables (``user=<*>`` -> ``user``)."""
+    return "".join(c for c in token.replace(WILDCARD, " ") if c.isalpha())
 
 
 def _has_letters(token: str) -> bool:
@@ -438,23 +509,28 @@ def _has_letters(token: str) -> bool:
 
 
 def _key(tokens: list[str]) -> tuple[int, str]:
-    """Bucket of a form: its length and first token (``<*>`` if that is a variable)."""
-    first = tokens[0] if tokens and WILDCARD not in tokens[0] else WILDCARD
-    return len(tokens), first
+    """Bucket of a form: its length (the first word may be a variable too)."""
+    return len(tokens), WILDCARD
 
 
 def _compare(template: list[str], tokens: list[str]) -> tuple[int, list[int] | None]:
     """(equal positions, positions where two different plain words meet).
 
-    Where a wildcard or a masked token is involved the difference is free (it is a
-    variable); the word list is None when more than :data:`MAX_WORD_DIFFS` words differ.
+    Where a wildcard is involved, or masked tokens share their letters (``blk_<*>``), the
+    difference is free (it is a variable); other differences are words (``user=<*>`` and
+    ``uid=<*>`` are different keys). The word list is None when more than
+    :data:`MAX_WORD_DIFFS` words differ.
     """
     equal = 0
     words: list[int] = []
     for p, (a, b) in enumerate(zip(template, tokens, strict=True)):
         if a == b:
-            equal += 1
-        elif a != WILDCARD and WILDCARD not in a and WILDCARD not in b:
+            equal += a != WILDCARD
+        elif (
+            a != WILDCARD
+            and b != WILDCARD
+            and ((WILDCARD not in a and WILDCARD not in b) or _letters(a) != _letters(b))
+        ):
             words.append(p)
             if len(words) > MAX_WORD_DIFFS:
                 return equal, None
