@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
 from logradar.config import Settings
+from logradar.datadir_lock import lock_data_dir, unlock_data_dir
 from logradar.pipeline import Pipeline
 from logradar.web.app import create_app
 
@@ -92,7 +93,14 @@ def build_server(
 
 
 def serve(settings: Settings, *, engine: str = "local", spark_master: str | None = None) -> None:
-    """Run until SIGINT/SIGTERM, then shut down gracefully."""
-    check_port(settings.server.host, settings.server.port)
-    _, server = build_server(settings, engine=engine, spark_master=spark_master)
-    server.run()
+    """Run until SIGINT/SIGTERM, then shut down gracefully.
+
+    :class:`DataDirInUse` when another process serves the same data dir.
+    """
+    lock = lock_data_dir(settings.data_dir)
+    try:
+        check_port(settings.server.host, settings.server.port)
+        _, server = build_server(settings, engine=engine, spark_master=spark_master)
+        server.run()
+    finally:
+        unlock_data_dir(lock)
