@@ -22,6 +22,7 @@ from logradar.config import Settings
 from logradar.datadir_lock import lock_data_dir, unlock_data_dir
 from logradar.pipeline import Pipeline
 from logradar.web.app import create_app
+from logradar.web.guard import RequestGuard
 
 log = logging.getLogger("logradar")
 
@@ -80,6 +81,7 @@ def build_server(
             log.info("stopped")
 
     app.router.lifespan_context = lifespan
+    app.add_middleware(RequestGuard, server=settings.server)
     config = uvicorn.Config(
         app,
         host=settings.server.host,
