@@ -7,6 +7,7 @@
 #                     winston-loki from tests/sources/node (npm ci, pinned by package-lock.json)
 #   java (17+)        tests/spark run PySpark in local mode
 #   prometheus        tests/web/test_read_auth.py scrapes /metrics with a token
+#   openssl           tests/security/test_slow_clients_and_tls.py makes a self-signed cert
 # Tests that need one of these skip without it, except under CI (env CI set), where they fail.
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ ls /usr/lib/*/rsyslog/omelasticsearch.so >/dev/null 2>&1 || missing="$missing rs
 command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 command -v java >/dev/null 2>&1 || missing="$missing openjdk-17-jre-headless"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 
 if [ -z "$missing" ]; then
     echo "test packages already installed"
