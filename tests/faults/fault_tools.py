@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +108,41 @@ def assert_archived_exactly_once(archive: Path, load: Load) -> None:
     assert not lost, f"{len(lost)} acknowledged lines missing, e.g. {lost[:3]}"
     assert not doubled, f"{len(doubled)} lines archived more than once"
     assert not foreign, f"lines never sent: {list(foreign)[:3]}"
+
+
+class FlakyWebhook:
+    """An alert webhook that answers 503 while :attr:`down` is set, else 204; it records
+    every attempt and every accepted body."""
+
+    def __init__(self) -> None:
+        self.down = threading.Event()
+        self.failed: list[dict[str, Any]] = []
+        self.accepted: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                status = 503 if hook.down.is_set() else 204
+                (hook.failed if status == 503 else hook.accepted).append(body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+NEW_ERROR = "ERROR payment gateway handshake failed: certificate expired for host pay-{i}"
+
+
+def normal_lines(k: int) -> list[str]:
+    return [f"INFO GET /api/items/{k * 10 + j} 200 {12 + j} ms" for j in range(8)]
