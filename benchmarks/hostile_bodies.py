@@ -115,7 +115,7 @@ def main() -> None:
                 ),
             }
             anchor = idle["healthz"]["p99_ms"] or 1.0
-            for name, result in results.items():
+            for result in results.values():
                 result["healthz_p99_vs_idle"] = round(result["healthz"]["p99_ms"] / anchor, 1)
             print(json.dumps(results, indent=2))
         finally:
