@@ -1,4 +1,5 @@
-"""Fixtures of the fault-injection suite: the real server and a webhook receiver."""
+"""Fixtures of the fault-injection suite: the real server and an alert webhook that can be
+down."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from _up import UpServer, WebhookReceiver
-from faults.fault_tools import FAST
+from _up import UpServer
+from faults.fault_tools import FAST, FlakyWebhook
 
 
 @pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
+def hook() -> Iterator[FlakyWebhook]:
+    receiver = FlakyWebhook()
     yield receiver
     receiver.close()
 

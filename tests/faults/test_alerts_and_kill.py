@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from faults.fault_tools import (
     NEW_ERROR,
-    FlakyWebhook,
     Load,
     assert_archived_exactly_once,
     drain,
@@ -27,13 +25,6 @@ RETRY_FAST = {
     "LOGRADAR_ALERTS__BACKOFF_SECONDS": "0.2",
     "LOGRADAR_ALERTS__BACKOFF_MAX_SECONDS": "1",
 }
-
-
-@pytest.fixture
-def hook() -> Iterator[FlakyWebhook]:
-    receiver = FlakyWebhook()
-    yield receiver
-    receiver.close()
 
 
 def send_text(load: Load, lines: list[str]) -> None:
