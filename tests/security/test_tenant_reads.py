@@ -45,10 +45,8 @@ def served(tmp_path) -> Iterator[tuple[TestClient, Pipeline, dict[str, int]]]:
     settings = load_config(data_dir=tmp_path / "d", auth={"enabled": True, "tokens": tokens})
     pipeline = Pipeline(settings)
     start = 1_900_000_000 * S
-    ids = dict(
-        (a.stream, i)
-        for i, a in pipeline.store.add_anomalies([anomaly("api", start), anomaly("db", start)])
-    )
+    stored = pipeline.store.add_anomalies([anomaly("api", start), anomaly("db", start)])
+    ids = {a.stream: i for i, a in stored}
     counts = [(s, start, start + 10 * S, ALL_TEMPLATES, 5) for s in ("api", "db")]
     pipeline.store.add_window_counts(counts)
     yield TestClient(create_app(pipeline)), pipeline, ids
