@@ -90,6 +90,7 @@ class ParquetArchiver:
         self.rows_written = 0
         self.files_written = 0
         tank.register(CONSUMER)
+        self._failed = False
         self._remove_orphans()
 
     @property
@@ -148,6 +149,10 @@ class ParquetArchiver:
 
     def _safe_flush(self) -> None:
         try:
+            if self._failed:  # the failed flush may have left files: its retry rewrites them
+                self._remove_orphans()
+                self._failed = False
             self.flush()
         except Exception:  # keep archiving after a transient failure; records stay in the tank
+            self._failed = True
             log.exception("archive flush failed; will retry")
