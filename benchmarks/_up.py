@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -27,7 +28,8 @@ class UpServer:
     """Starts `logradar up --data-dir DATA --port PORT [ARGS]` and waits until it is healthy.
 
     ``env`` is added to the environment (``LOGRADAR_*`` overrides); the server's output goes
-    to ``<data_dir's parent>/up-<port>.log``, shown when it fails to start.
+    to ``<data_dir's parent>/up-<port>.log``, shown when it fails to start. ``tls``:
+    (certificate, key) passed as ``--tls-cert``/``--tls-key``; the URL is then https.
     """
 
     def __init__(
@@ -37,10 +39,17 @@ class UpServer:
         args: list[str] | tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         timeout: float = 60.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         port = port or free_port()
         self.data_dir = data_dir
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        #: what httpx needs to trust the server: its certificate when ``tls`` is given
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(tls[0])) if tls else True
+        )
+        if tls:
+            args = [*args, "--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         self.log_path = data_dir.parent / f"up-{port}.log"
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the server)
@@ -67,7 +76,8 @@ class UpServer:
                     f"logradar up exited with {self.proc.returncode}:\n{self.output()}"
                 )
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                healthz = httpx.get(self.url + "/healthz", timeout=1, verify=self.verify)
+                if healthz.status_code == 200:
                     return
             except httpx.TransportError:
                 pass

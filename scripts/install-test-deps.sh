@@ -10,6 +10,7 @@
 #   prometheus-alertmanager (amtool), docker-compose
 #                     tests/deploy check deploy/ (amtool check-config, docker-compose config)
 #                     tests/alerts/test_channel_alertmanager.py posts alerts to a real one
+#   openssl           tests/security/test_slow_clients_and_tls.py makes a self-signed cert
 # Tests that need one of these skip without it, except under CI (env CI set), where they fail.
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ command -v java >/dev/null 2>&1 || missing="$missing openjdk-17-jre-headless"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 
 if [ -z "$missing" ]; then
     echo "test packages already installed"

@@ -84,6 +84,16 @@ def main() -> None:
     help="Run detection in-process, or as a Spark Structured Streaming job (needs Java 17+).",
 )
 @click.option("--spark-master", help="Spark master URL for --engine spark (default local[*]).")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate: serve HTTPS (with --tls-key; server.tls_cert).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of --tls-cert (server.tls_key).",
+)
 def up(
     config_path: Path | None,
     data_dir: Path | None,
@@ -92,9 +102,12 @@ def up(
     webhooks: tuple[str, ...],
     engine: str,
     spark_master: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
 ) -> None:
     """Run the whole pipeline: receivers, tank, archive, engine, store, alerts and web UI."""
-    overrides: dict[str, Any] = {"data_dir": data_dir, "server": {"host": host, "port": port}}
+    server = {"host": host, "port": port, "tls_cert": tls_cert, "tls_key": tls_key}
+    overrides: dict[str, Any] = {"data_dir": data_dir, "server": server}
     settings = settings_or_exit(config_path, **overrides)
     if webhooks:
         settings = settings_or_exit(

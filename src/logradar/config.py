@@ -77,6 +77,43 @@ class ServerConfig(_Section):
         "Elasticsearch bulk fails just that item); syslog and LTS pull keep the first ones "
         "and set the label logradar_labels_dropped to how many were left out.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header names served (globs; '*' for any). Empty: when host is a "
+        "loopback address, only localhost, 127.0.0.1, ::1 and host itself (a guard against "
+        "DNS rebinding); otherwise any. Other names get 400.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (e.g. 'https://grafana.example') allowed to POST/PUT/"
+        "DELETE cross-site. Others get 403 when the browser says the request is cross-site "
+        "(Origin or Sec-Fetch-Site); clients without those headers (shippers, curl) pass.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Close a connection whose request headers take longer."
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Answer 408 when a request body takes longer to arrive."
+    )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, description="Close idle keep-alive connections after this long."
+    )
+    max_connections: int = Field(
+        1000, gt=0, description="Open connections at most; beyond, requests get 503."
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request head (request line and headers)."
+    )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain): serve HTTPS directly (with tls_key)."
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both server.tls_cert and server.tls_key (or neither)")
+        return self
 
 
 #: librdkafka settings the Kafka tank sets itself; ``tank.kafka.options`` may not change them.

@@ -32,7 +32,7 @@ from logradar.sources.auth import Authenticator
 from logradar.sources.common import IngestError
 from logradar.sources.registry import build_sources
 from logradar.store import Store
-from logradar.tank import TankError, open_tank
+from logradar.tank import TankError, TankFull, open_tank
 
 log = logging.getLogger("logradar")
 
@@ -193,7 +193,15 @@ class Pipeline:
             table = table.filter(pc.invert(too_long))
             if table.num_rows == 0:
                 return 0
-        self.tank.append(table)
+        try:
+            self.tank.append(table)
+        except TankFull as e:
+            log.warning("refusing %d lines: %s", table.num_rows, e)
+            raise IngestError(
+                503,
+                "the data dir's disk is full; nothing of this request was stored",
+                self.settings.backpressure.retry_after_seconds,
+            ) from None
         self.metrics.lines_accepted.labels(source).inc(table.num_rows)
         return table.num_rows
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,8 +20,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
 from logradar.config import Settings
+from logradar.datadir_lock import lock_data_dir, unlock_data_dir
 from logradar.pipeline import Pipeline
 from logradar.web.app import create_app
+from logradar.web.guard import RequestGuard
+from logradar.web.slow_clients import BodyDeadline, HeadTimeoutH11Protocol
 
 log = logging.getLogger("logradar")
 
@@ -69,7 +73,8 @@ def build_server(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         pipeline.start()
-        url = f"http://{settings.server.host}:{settings.server.port}"
+        scheme = "https" if settings.server.tls_cert else "http"
+        url = f"{scheme}://{settings.server.host}:{settings.server.port}"
         log.info("logradar listening on %s (data dir %s)", url, settings.data_dir.resolve())
         try:
             yield
@@ -79,20 +84,38 @@ def build_server(
             log.info("stopped")
 
     app.router.lifespan_context = lifespan
+    server = settings.server
+    app.add_middleware(BodyDeadline, seconds=server.body_timeout_seconds)
+    app.add_middleware(RequestGuard, server=server)
     config = uvicorn.Config(
         app,
-        host=settings.server.host,
-        port=settings.server.port,
+        host=server.host,
+        port=server.port,
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        http=functools.partial(
+            HeadTimeoutH11Protocol, header_timeout=server.header_timeout_seconds
+        ),
+        timeout_keep_alive=server.keep_alive_seconds,
+        limit_concurrency=server.max_connections,
+        h11_max_incomplete_event_size=server.max_header_bytes,
+        ssl_certfile=server.tls_cert,
+        ssl_keyfile=server.tls_key,
     )
     return pipeline, _Server(config)
 
 
 def serve(settings: Settings, *, engine: str = "local", spark_master: str | None = None) -> None:
-    """Run until SIGINT/SIGTERM, then shut down gracefully."""
-    check_port(settings.server.host, settings.server.port)
-    _, server = build_server(settings, engine=engine, spark_master=spark_master)
-    server.run()
+    """Run until SIGINT/SIGTERM, then shut down gracefully.
+
+    :class:`DataDirInUse` when another process serves the same data dir.
+    """
+    lock = lock_data_dir(settings.data_dir)
+    try:
+        check_port(settings.server.host, settings.server.port)
+        _, server = build_server(settings, engine=engine, spark_master=spark_master)
+        server.run()
+    finally:
+        unlock_data_dir(lock)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlsplit
 
 import click
 
@@ -48,6 +49,18 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def check_url(url: str) -> None:
+    """A one-line :class:`click.ClickException` unless ``url`` is an http(s) URL with a host
+    (``host:port`` alone would otherwise fail only after every retry)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        example = url if "://" in url else f"http://{url}"
+        raise click.ClickException(
+            f"--url {url!r} must be an http:// or https:// URL with a host, e.g. "
+            f"{example if example.startswith('http') else 'http://127.0.0.1:8080'}"
+        )
 
 
 class HttpShipper:
@@ -177,6 +190,7 @@ def send_command(
         validate_stream_name(stream)
     except InvalidStreamName as e:
         raise click.BadParameter(str(e), param_hint="--stream") from None
+    check_url(url)
     shipper = HttpShipper(url, stream, token=token, host=host_label, max_retries=max_retries)
     console = Console(stderr=True)
     sent = batches = 0

@@ -30,6 +30,10 @@ class Principal:
     def may_write(self, stream: str) -> bool:
         return any(fnmatchcase(stream, pattern) for pattern in self.streams)
 
+    def may_read(self, stream: str) -> bool:
+        """The same globs limit reads: anomalies, examples, volumes, alerts, feedback."""
+        return self.may_write(stream)
+
 
 SCOPE_USES: dict[str, str] = {
     "ingest": "needed to send logs",

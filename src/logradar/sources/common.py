@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +21,8 @@ from logradar.schema import INGEST_SCHEMA
 
 if TYPE_CHECKING:
     from logradar.pipeline import Pipeline
+
+T = TypeVar("T")
 
 
 class IngestError(Exception):
@@ -128,32 +133,65 @@ async def read_body(request: Request, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding in ("gzip", "deflate"):
-        return _inflate(body, encoding, limit)
+        return await off_loop(inflate, body, encoding, limit)
     raise IngestError(415, f"unsupported Content-Encoding {encoding!r}: use gzip or deflate")
 
 
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
-    """Every member of a gzip body (RFC 1952 allows several), or one zlib stream."""
+#: Most gzip members one body may hold: each costs a fresh inflater, so this caps the work a
+#: request can cause (shippers send one member, or a few when they append compressed chunks).
+MAX_GZIP_MEMBERS = 10_000
+#: Input handed to an inflater first; doubled while a member goes on, so each member costs
+#: work in proportion to its own size, never to the rest of the body.
+_FIRST_INPUT = 64
+
+
+def inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Every member of a gzip body (RFC 1952 allows several), or one zlib stream.
+
+    Linear in the body: each member is fed from a view of the body in growing slices, so
+    the remainder is never copied per member. 413 beyond ``limit`` bytes or
+    :data:`MAX_GZIP_MEMBERS` members, 400 for invalid or truncated data.
+    """
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    view = memoryview(body)
     parts: list[bytes] = []
-    size = 0
+    size = pos = members = 0
     while True:
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise IngestError(413, f"body has more than {MAX_GZIP_MEMBERS} gzip members")
         inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, limit + 1 - size)
-        except zlib.error as e:
-            raise IngestError(400, f"body is not valid {encoding}: {e}") from None
-        size += len(out)
-        if size > limit or inflater.unconsumed_tail:
-            raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
+        step = _FIRST_INPUT
+        while not inflater.eof and pos < len(view):
+            piece = view[pos : pos + step]
+            pos += len(piece)
+            step *= 2
+            try:
+                out = inflater.decompress(piece, limit + 1 - size)
+            except zlib.error as e:
+                raise IngestError(400, f"body is not valid {encoding}: {e}") from None
+            size += len(out)
+            if size > limit or inflater.unconsumed_tail:
+                raise IngestError(413, f"decompressed body exceeds the limit of {limit} bytes")
+            parts.append(out)
         if not inflater.eof:
             raise IngestError(400, f"body is truncated {encoding} data")
-        parts.append(out)
-        body = inflater.unused_data
-        if not body:
+        pos -= len(inflater.unused_data)
+        if pos >= len(view):
             return b"".join(parts)
         if encoding != "gzip":
             raise IngestError(400, f"body has data after the end of the {encoding} stream")
+
+
+#: Threads that decompress and parse request bodies: CPU work stays off the event loop, and
+#: away from the default pool that other handlers (``/healthz``) use, so they stay fast.
+_PARSERS = anyio.CapacityLimiter(4)
+
+
+async def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a parser thread: decompression and parsing never block the
+    event loop, and at most four bodies are worked on at once whatever the client count."""
+    return await anyio.to_thread.run_sync(function, *args, limiter=_PARSERS)
 
 
 def loads(text: str | bytes) -> Any:

@@ -38,6 +38,7 @@ from logradar.sources.common import (
     decode_text,
     ingest,
     loads,
+    off_loop,
     parse_ts,
     pipeline_of,
     read_body,
@@ -255,13 +256,20 @@ def _parse_bulk(text: str, path_index: str | None, max_labels: int) -> _Bulk:
     return bulk
 
 
+def _bulk_table(body: bytes, path_index: str | None, max_labels: int) -> tuple[_Bulk, pa.Table]:
+    """The parsed request and its lines (CPU work, run off the event loop)."""
+    bulk = _parse_bulk(decode_text(body), path_index, max_labels)
+    return bulk, bulk.table()
+
+
 async def post_bulk(request: Request) -> Response:
     started = time.monotonic()
     try:
         server = pipeline_of(request).settings.server
         body = await read_body(request, server.max_body_bytes)
-        bulk = _parse_bulk(decode_text(body), request.path_params.get("index"), server.max_labels)
-        await ingest(request, bulk.table(), "elastic")
+        index = request.path_params.get("index")
+        bulk, table = await off_loop(_bulk_table, body, index, server.max_labels)
+        await ingest(request, table, "elastic")
     except IngestError as e:
         return es_error(e.status, e.reason, e.headers)
     took = int((time.monotonic() - started) * 1000)

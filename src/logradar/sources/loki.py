@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from logradar.config import LokiSourceConfig
+from logradar.config import LokiSourceConfig, Settings
 from logradar.schema import ingest_table, labels_json, now_ns
 from logradar.sources.common import (
     IngestError,
@@ -36,6 +36,7 @@ from logradar.sources.common import (
     decode_text,
     ingest,
     loads,
+    off_loop,
     pipeline_of,
     read_body,
     stream_name_from,
@@ -243,6 +244,16 @@ def _entry_columns(stream: Any, entries: int) -> tuple[list[bytes], pa.Array] | 
     return list(cols.line), pa.array(ts)
 
 
+def _body_table(body: bytes, content_type: str, settings: Settings, limit: int) -> pa.Table:
+    """The lines of a push body (CPU work, run off the event loop)."""
+    collected = _Push(settings.sources.loki, settings.server.max_labels)
+    if content_type == "application/json":
+        _from_json(body, collected)
+    else:
+        _from_protobuf(body, collected, limit)
+    return concat(collected.tables)
+
+
 async def push(request: Request) -> Response:
     try:
         pipeline = pipeline_of(request)
@@ -250,13 +261,9 @@ async def push(request: Request) -> Response:
         if request.headers.get("content-encoding", "").strip().lower() == "snappy":
             request = _without_content_encoding(request)
         body = await read_body(request, limit)
-        collected = _Push(pipeline.settings.sources.loki, pipeline.settings.server.max_labels)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == "application/json":
-            _from_json(body, collected)
-        else:
-            _from_protobuf(body, collected, limit)
-        await ingest(request, concat(collected.tables), "loki")
+        table = await off_loop(_body_table, body, content_type, pipeline.settings, limit)
+        await ingest(request, table, "loki")
     except IngestError as e:
         return PlainTextResponse(clean_text(e.reason) + "\n", e.status, headers=e.headers)
     return Response(status_code=204)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +28,7 @@ from logradar.sources.common import (
     clean_json,
     decode_text,
     ingest,
+    off_loop,
     pipeline_of,
     read_body,
 )
@@ -91,22 +93,27 @@ def _validate(adapter: TypeAdapter, body: bytes):
     return adapter.validate_python(clean_json(parsed.model_dump()))
 
 
+def _body_table(body: bytes, stream: str, high_accuracy: bool, max_labels: int) -> pa.Table:
+    """The lines of a report body (CPU work, run off the event loop)."""
+    if high_accuracy:
+        parsed = _validate(_HIGH_ACCURACY, body)
+        messages = [item.log for item in parsed.contents]
+        ts: list[int] | int = [item.log_time_ns for item in parsed.contents]
+    else:
+        parsed = _validate(_CONTENTS, body)
+        messages = parsed.contents
+        ts = parsed.log_time_ns
+    check_label_count(len(parsed.labels), max_labels, "the body's labels")
+    host = next((parsed.labels[k] for k in HOST_LABELS if k in parsed.labels), None)
+    return ingest_table(stream, messages, ts, host=host, labels=parsed.labels)
+
+
 async def _report(request: Request, high_accuracy: bool) -> JSONResponse:
     try:
         stream = validate_stream_name(request.path_params["log_stream_id"])
         server = pipeline_of(request).settings.server
         body = await read_body(request, server.max_body_bytes)
-        if high_accuracy:
-            parsed = _validate(_HIGH_ACCURACY, body)
-            messages = [item.log for item in parsed.contents]
-            ts: list[int] | int = [item.log_time_ns for item in parsed.contents]
-        else:
-            parsed = _validate(_CONTENTS, body)
-            messages = parsed.contents
-            ts = parsed.log_time_ns
-        check_label_count(len(parsed.labels), server.max_labels, "the body's labels")
-        host = next((parsed.labels[k] for k in HOST_LABELS if k in parsed.labels), None)
-        table = ingest_table(stream, messages, ts, host=host, labels=parsed.labels)
+        table = await off_loop(_body_table, body, stream, high_accuracy, server.max_labels)
         await ingest(request, table, "lts")
     except InvalidStreamName as e:
         return lts_answer(400, str(e))

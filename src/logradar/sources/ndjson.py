@@ -31,16 +31,19 @@ from logradar.schema import (
 from logradar.sources.common import (
     IngestError,
     check_label_count,
+    clean_json,
     clean_text,
     decode_text,
     ingest,
     loads,
+    off_loop,
     parse_ts,
     pipeline_of,
     read_body,
 )
 
 DEFAULT_STREAM = "default"
+JSON_TYPES = ("application/x-ndjson", "application/json", "application/jsonl")
 
 
 def split_lines(text: str) -> list[str]:
@@ -94,7 +97,7 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
             raise IngestError(400, f"line {lineno}: {e}") from None
         streams.append(stream)
         hosts.append(clean_text(host) if host is not None else None)
-        labels.append(labels_json(line_labels or {}))
+        labels.append(labels_json(clean_json(line_labels)) if line_labels else None)
         messages.append(clean_text(message))
     n = len(messages)
     return pa.table(
@@ -110,27 +113,35 @@ def _ndjson_table(text: str, default_stream: str, received_ns: int, max_labels: 
     )
 
 
+def _body_table(
+    body: bytes, content_type: str, stream: str, host: str | None, max_labels: int
+) -> pa.Table:
+    """The lines of a request body (CPU work, run off the event loop)."""
+    text = decode_text(body)
+    received = now_ns()
+    if content_type in JSON_TYPES:
+        return _ndjson_table(text, stream, received, max_labels)
+    lines = [line for line in split_lines(text) if line.strip()]
+    return ingest_table(stream, lines, received, host=host, ingest_ns=received)
+
+
 async def post_logs(request: Request) -> JSONResponse:
     try:
         query_stream = request.query_params.get("stream", DEFAULT_STREAM)
         validate_stream_name(query_stream)
         server = pipeline_of(request).settings.server
-        body = await read_body(request, server.max_body_bytes)
-        text = decode_text(body)
         content_type = request.headers.get("content-type", "text/plain").split(";")[0].strip()
-        received = now_ns()
-        if content_type in ("application/x-ndjson", "application/json", "application/jsonl"):
-            table = _ndjson_table(text, query_stream, received, server.max_labels)
-        elif content_type == "text/plain":
-            lines = [line for line in split_lines(text) if line.strip()]
-            host = request.query_params.get("host")
-            table = ingest_table(query_stream, lines, received, host=host, ingest_ns=received)
-        else:
+        if content_type not in (*JSON_TYPES, "text/plain"):
             raise IngestError(
                 415,
                 f"unsupported Content-Type {content_type!r}: "
                 "use application/x-ndjson or text/plain",
             )
+        body = await read_body(request, server.max_body_bytes)
+        host = request.query_params.get("host")
+        table = await off_loop(
+            _body_table, body, content_type, query_stream, host, server.max_labels
+        )
         accepted = await ingest(request, table, "api")
     except InvalidStreamName as e:
         return JSONResponse({"error": str(e)}, 400)

@@ -44,6 +44,7 @@ from logradar.sources.common import (
     decode_text,
     ingest,
     loads,
+    off_loop,
     pipeline_of,
     read_body,
     stream_name_from,
@@ -218,6 +219,11 @@ def _answer(
     return Response(body, status, headers, media_type=JSON)
 
 
+def _body_table(body: bytes, content_type: str, max_labels: int) -> pa.Table:
+    """The lines of a request body (CPU work, run off the event loop)."""
+    return _records_table(_parse(body, content_type), max_labels)
+
+
 async def export_logs(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
@@ -227,7 +233,7 @@ async def export_logs(request: Request) -> Response:
             )
         server = pipeline_of(request).settings.server
         body = await read_body(request, server.max_body_bytes)
-        table = _records_table(_parse(body, content_type), server.max_labels)
+        table = await off_loop(_body_table, body, content_type, server.max_labels)
         await ingest(request, table, "otlp")
     except IngestError as e:
         code = _GRPC_CODES.get(e.status, 2)

@@ -7,6 +7,8 @@ from logradar.store.queries import (
     MuteRow,
     NotificationRow,
     Store,
+    StoreUnavailable,
+    StoreUrlError,
     TemplateRow,
 )
 from logradar.store.schema import ALL_TEMPLATES
@@ -18,5 +20,7 @@ __all__ = [
     "MuteRow",
     "NotificationRow",
     "Store",
+    "StoreUnavailable",
+    "StoreUrlError",
     "TemplateRow",
 ]

@@ -219,20 +219,34 @@ def _iso(ns: int | None) -> str | None:
     return None if ns is None else ns_to_datetime(ns).isoformat().replace("+00:00", "Z")
 
 
+class StoreUrlError(ValueError, RuntimeError):
+    """A store URL logradar cannot use."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's database cannot be reached or opened."""
+
+
 def _create_engine(url: str) -> sa.Engine:
-    u = sa.make_url(url)
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreUrlError(
+            "the store URL is not a URL: use sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user@host/db"
+        ) from None
+    if u.drivername in ("postgres", "postgresql"):  # Heroku/libpq style: use psycopg 3
+        u = u.set(drivername="postgresql+psycopg")
     backend = u.get_backend_name()
     if backend == "postgresql":
-        if u.drivername == "postgresql":
-            u = u.set(drivername="postgresql+psycopg")
         return sa.create_engine(u, pool_pre_ping=True)
     if backend != "sqlite":
-        raise ValueError(
+        raise StoreUrlError(
             f"unsupported store URL {u.render_as_string(hide_password=True)!r}: "
             "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
         )
     if not u.database or u.database == ":memory:" or u.database.startswith("file:"):
-        raise ValueError(
+        raise StoreUrlError(
             f"store URL {url!r} must name a SQLite file (sqlite:///path/to/file.db): the "
             "store is shared by threads, which an in-memory database cannot do"
         )
@@ -314,7 +328,12 @@ class Store:
         self.engine = _create_engine(url)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
-        migrate.upgrade(self.engine)
+        try:
+            migrate.upgrade(self.engine)
+        except sa.exc.OperationalError as e:
+            where = self.engine.url.render_as_string(hide_password=True)
+            cause = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
+            raise StoreUnavailable(f"cannot open the store {where}: {cause}") from None
 
     # Templates and window counts ---------------------------------------------------------
     def upsert_templates(self, rows: Iterable[TemplateRow]) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from logradar.tank.base import Tank, TankError
+from logradar.tank.base import Tank, TankError, TankFull
 from logradar.tank.sqlite import SqliteTank
 
 if TYPE_CHECKING:
     from logradar.config import Settings
 
-__all__ = ["SqliteTank", "Tank", "TankError", "open_tank"]
+__all__ = ["SqliteTank", "Tank", "TankError", "TankFull", "open_tank"]
 
 
 def open_tank(settings: Settings) -> Tank:

@@ -32,6 +32,11 @@ class TankError(RuntimeError):
     """The tank could not durably store or read records."""
 
 
+class TankFull(TankError):
+    """An append failed for lack of space (ENOSPC, SQLITE_FULL): nothing of it was stored,
+    and the same append can succeed once space is freed."""
+
+
 class Tank(Protocol):
     """The durable record log as the pipeline, the archive and the engine use it."""
 

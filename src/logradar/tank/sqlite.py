@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from logradar.schema import RECORD_SCHEMA
-from logradar.tank.base import TankError, deserialize, number, serialize
+from logradar.tank.base import TankError, TankFull, deserialize, number, serialize
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -61,6 +61,11 @@ ORDER BY first_offset
 
 GROUP_MAX_BYTES = 64 * 2**20
 """Most (Arrow) bytes of appends written together as one segment; the rest waits its turn."""
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed for lack of space (SQLITE_FULL: ENOSPC or a size limit)."""
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 class _Connection(sqlite3.Connection):
@@ -207,7 +212,8 @@ class SqliteTank:
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise TankError(f"could not append to tank {self.path}: {e}") from e
+            kind = TankFull if _is_full(e) else TankError
+            raise kind(f"could not append to tank {self.path}: {e}") from e
         self._next_offset = first
         for pending, offset in written:
             pending.offsets = (offset, offset + pending.batch.num_rows - 1)

@@ -23,8 +23,10 @@ from starlette.routing import Route
 
 from logradar.engine.feedback import parse_duration
 from logradar.schema import now_ns
+from logradar.sources.auth import Principal
 from logradar.sources.common import pipeline_of
 from logradar.store.schema import ns_to_datetime
+from logradar.web import tenancy
 from logradar.web.access import require_read
 from logradar.web.params import AlertQuery, AnomalyQuery, Stream, VolumeQuery, parse_query
 from logradar.web.search import search_lines
@@ -38,11 +40,11 @@ def iso(ns: int) -> str:
 
 async def anomalies(request: Request) -> JSONResponse:
     """Anomalies newest first: ``?stream=&since=&limit=`` (limit 1..1000, default 100)."""
-    require_read(request)
+    principal = require_read(request)
     q = parse_query(AnomalyQuery, request.query_params)
     store = pipeline_of(request).store
     rows = await run_in_threadpool(
-        store.list_anomalies, stream=q.stream, since_ns=q.since, limit=q.limit
+        tenancy.list_anomalies, store, principal, q.stream, q.since, q.limit
     )
     return JSONResponse(rows)
 
@@ -57,10 +59,10 @@ def volume_series(rows: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
 
 async def volume(request: Request) -> JSONResponse:
     """Lines per window and stream: ``?since=`` (default 1h) and ``?stream=``."""
-    require_read(request)
+    principal = require_read(request)
     q = parse_query(VolumeQuery, request.query_params)
     pipeline = pipeline_of(request)
-    rows = await run_in_threadpool(pipeline.store.volume, since_ns=q.since_ns, stream=q.stream)
+    rows = await run_in_threadpool(tenancy.volume, pipeline.store, principal, q.since_ns, q.stream)
     return JSONResponse(
         {
             "since": iso(q.since_ns),
@@ -73,11 +75,11 @@ async def volume(request: Request) -> JSONResponse:
 async def alerts(request: Request) -> JSONResponse:
     """Recent incident notifications with their delivery status, newest first: ``?limit=``.
     Each row also names its receiver as ``channel``, as alerts did before incidents."""
-    require_read(request)
+    principal = require_read(request)
     q = parse_query(AlertQuery, request.query_params)
     store = pipeline_of(request).store
-    rows = await run_in_threadpool(lambda: store.list_notifications(limit=q.limit))
-    return JSONResponse([{**row, "channel": row["receiver"]} for row in rows])
+    rows = await run_in_threadpool(tenancy.list_alerts, store, principal, q.limit)
+    return JSONResponse(rows)
 
 
 # Feedback -----------------------------------------------------------------------------------
@@ -116,20 +118,22 @@ class MuteRequest(BaseModel):
         return end
 
 
-async def _check_write(request: Request) -> None:
+async def _check_write(request: Request) -> Principal:
     """A ``read`` token when auth is on; for POST a JSON body (a cross-site form cannot send
-    one)."""
-    require_read(request)
+    one). Returns the caller."""
+    principal = require_read(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method == "POST" and ctype != "application/json":
         raise HTTPException(415, "send a JSON body with Content-Type: application/json")
+    return principal
 
 
 async def mark_expected(request: Request) -> JSONResponse:
     """Mark an anomaly expected: anomalies like it stop alerting; answers the anomaly."""
-    await _check_write(request)
+    principal = await _check_write(request)
     anomaly_id = request.path_params["anomaly_id"]
     store = pipeline_of(request).store
+    await run_in_threadpool(tenancy.check_anomaly, store, principal, anomaly_id)
     row = await run_in_threadpool(store.mark_expected, anomaly_id, now_ns())
     if row is None:
         raise HTTPException(404, f"no anomaly with id {anomaly_id}")
@@ -138,15 +142,17 @@ async def mark_expected(request: Request) -> JSONResponse:
 
 async def list_mutes(request: Request) -> JSONResponse:
     """Active mutes, newest first; ``?all=1`` includes expired ones."""
-    require_read(request)
+    principal = require_read(request)
     active = None if request.query_params.get("all") in ("1", "true") else now_ns()
     rows = await run_in_threadpool(pipeline_of(request).store.list_mutes, active)
-    return JSONResponse([m.to_dict() for m in rows])
+    visible = tenancy.sees_everything(principal)
+    shown = [m for m in rows if visible or (m.stream and principal.may_read(m.stream))]
+    return JSONResponse([m.to_dict() for m in shown])
 
 
 async def add_mute(request: Request) -> JSONResponse:
     """Create a mute from ``{"stream", "template_id", "for" | "until", "reason"}``; 201."""
-    await _check_write(request)
+    principal = await _check_write(request)
     body = await request.body()
     if len(body) > MAX_MUTE_BODY_BYTES:
         raise HTTPException(413, f"mute body larger than {MAX_MUTE_BODY_BYTES} bytes")
@@ -163,6 +169,7 @@ async def add_mute(request: Request) -> JSONResponse:
         raise HTTPException(400, f"invalid {where}: {msg}") from None
     except ValueError as e:
         raise HTTPException(400, str(e)) from None
+    tenancy.check_stream(principal, req.stream)
     mute = await run_in_threadpool(
         pipeline_of(request).store.add_mute,
         stream=req.stream,
@@ -176,8 +183,9 @@ async def add_mute(request: Request) -> JSONResponse:
 
 async def delete_mute(request: Request) -> Response:
     """End a mute now; 204, or 404 if there is none with that id."""
-    await _check_write(request)
+    principal = await _check_write(request)
     mute_id = request.path_params["mute_id"]
+    await run_in_threadpool(tenancy.check_mute, pipeline_of(request).store, principal, mute_id)
     if not await run_in_threadpool(pipeline_of(request).store.delete_mute, mute_id):
         raise HTTPException(404, f"no mute with id {mute_id}")
     return Response(status_code=204)

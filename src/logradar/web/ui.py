@@ -24,7 +24,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from logradar.sources.auth import Principal
 from logradar.sources.common import pipeline_of
+from logradar.web import tenancy
 from logradar.web.access import BROWSER_CHALLENGE, require_read
 from logradar.web.chart import build_chart
 from logradar.web.params import PageQuery, QueryError, parse_query
@@ -81,14 +83,15 @@ def _mark_label(a: dict[str, Any]) -> str:
     )
 
 
-def _load(pipeline: Pipeline, q: PageQuery) -> dict[str, Any]:
-    """Everything the page shows, read in one go (blocking: run it in a thread)."""
+def _load(pipeline: Pipeline, q: PageQuery, principal: Principal) -> dict[str, Any]:
+    """Everything the page shows of the streams ``principal`` may read, read in one go
+    (blocking: run it in a thread)."""
     store = pipeline.store
     since = q.since_ns
-    anomalies = store.list_anomalies(stream=q.stream, since_ns=since, limit=MAX_ANOMALIES)
-    streams = store.streams()
+    anomalies = tenancy.list_anomalies(store, principal, q.stream, since, MAX_ANOMALIES)
+    streams = tenancy.readable_streams(store, principal)
     chart = build_chart(
-        store.volume(since_ns=since, stream=q.stream),
+        tenancy.volume(store, principal, since, q.stream),
         int(pipeline.settings.engine.window_seconds * 1e9),
         anomalies=[(_iso_ns(a["start"]), a["severity"], _mark_label(a)) for a in anomalies],
         streams=streams,
@@ -151,14 +154,17 @@ def denied(e: HTTPException) -> HTMLResponse:
 async def index(request: Request) -> HTMLResponse:
     """The page; ``?stream=`` filters by stream, ``?since=`` sets the time range."""
     try:
-        require_read(request)
+        principal = require_read(request)
     except HTTPException as e:
         return denied(e)
     try:
         q = parse_query(PageQuery, request.query_params)
     except QueryError as e:
         return render(400, error=str(e), query=PageQuery(), data=None)
-    data = await run_in_threadpool(_load, pipeline_of(request), q)
+    try:
+        data = await run_in_threadpool(_load, pipeline_of(request), q, principal)
+    except HTTPException as e:
+        return denied(e)
     return render(200, error=None, query=q, data=data)
 
 
