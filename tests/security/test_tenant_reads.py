@@ -93,10 +93,53 @@ def test_feedback_and_mutes_only_on_readable_streams(served):
     assert c.delete(f"/api/v1/mutes/{own.json()['id']}", headers=API).status_code == 204
 
 
+def _incident(store, stream: str, anomaly_id: int) -> int:
+    incident = store.add_incident(
+        severity="high",
+        now_ns=1,
+        group_key=f'{{"stream": "{stream}"}}',
+        stream=stream,
+        detector="frequency",
+        kind="spike",
+        status="firing",
+        first_seen_ns=1,
+        last_seen_ns=1,
+        anomaly_count=1,
+        summary=stream,
+    )
+    store.link_anomalies(incident, [anomaly_id])
+    return incident
+
+
 def test_alerts_only_of_readable_streams(served):
     c, pipeline, ids = served
-    for anomaly_id in ids.values():
-        pipeline.store.add_alerts(anomaly_id, ["webhook"], 1)
+    incidents = {s: _incident(pipeline.store, s, i) for s, i in ids.items()}
+    for incident in incidents.values():
+        pipeline.store.add_notifications(
+            incident, ["webhook"], event="firing", seq=1, payload={}, now_ns=1
+        )
     seen = c.get("/api/v1/alerts", headers=API).json()
-    assert [a["anomaly_id"] for a in seen] == [ids["api"]]
+    assert [a["incident_id"] for a in seen] == [incidents["api"]]
     assert len(c.get("/api/v1/alerts", headers=ADMIN).json()) == 2
+
+
+def test_detail_templates_incidents_and_search_only_of_readable_streams(served):
+    c, pipeline, ids = served
+    html = {"Accept": "text/html"}
+    assert c.get(f"/api/v1/anomalies/{ids['api']}", headers=API).status_code == 200
+    assert c.get(f"/api/v1/anomalies/{ids['db']}", headers=API).status_code == 403
+    assert c.get(f"/api/v1/anomalies/{ids['db']}", headers=ADMIN).status_code == 200
+    detail = c.get(f"/anomalies/{ids['db']}", headers=API | html)
+    assert detail.status_code == 403 and "secret line of db" not in detail.text
+    assert c.get("/api/v1/templates?stream=db", headers=API).status_code == 403
+    assert c.get("/templates?stream=db", headers=API | html).status_code == 403
+    assert c.get("/api/v1/templates?stream=api", headers=API).status_code == 200
+    incidents = c.get("/?from=1899999000&to=1900001000&severity=info", headers=API | html).text
+    assert f'href="/anomalies/{ids["api"]}"' in incidents
+    assert f'href="/anomalies/{ids["db"]}"' not in incidents
+    assert c.get("/?stream=db", headers=API | html).status_code == 403
+    incident = _incident(pipeline.store, "db", ids["db"])
+    link = f"/incidents/{incident}"
+    assert c.get(link, headers=API | html, follow_redirects=False).status_code == 403
+    assert c.get(link, headers=ADMIN | html, follow_redirects=False).status_code == 303
+    assert c.get("/api/v1/search?stream=db", headers=API).status_code == 403

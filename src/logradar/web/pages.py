@@ -20,7 +20,7 @@ from starlette.routing import Route
 from logradar.schema import Severity, now_ns
 from logradar.sources.common import pipeline_of
 from logradar.store import reads
-from logradar.web import incidents, templates_view
+from logradar.web import incidents, templates_view, tenancy
 from logradar.web.access import require_read
 from logradar.web.context import MAX_CONTEXT
 from logradar.web.detail import DEFAULT_CONTEXT, load_detail
@@ -30,6 +30,7 @@ from logradar.web.ui import denied, render
 
 if TYPE_CHECKING:
     from logradar.pipeline import Pipeline
+    from logradar.sources.auth import Principal
 
 SEVERITIES = [str(s) for s in Severity]
 INCIDENTS_REFRESH_SECONDS = 15
@@ -79,8 +80,12 @@ def _range_links(tr: TimeRange, path: str, params: dict[str, str | None]) -> dic
     return {"range_links": links, "now_link": now_link, "presets": list(PRESETS)}
 
 
-def _incidents_data(pipeline: Pipeline, request: Request, q: IncidentsQuery) -> dict[str, Any]:
+def _incidents_data(
+    pipeline: Pipeline, request: Request, q: IncidentsQuery, principal: Principal
+) -> dict[str, Any]:
     store = pipeline.store
+    if q.stream is not None:
+        tenancy.check_stream(principal, q.stream)
     tr = time_range(pipeline, request)
     common = {
         "since_ns": tr.since_ns,
@@ -90,9 +95,11 @@ def _incidents_data(pipeline: Pipeline, request: Request, q: IncidentsQuery) -> 
         "status": q.status or None,
     }
     rows = incidents.incident_rows(store, min_severity=Severity.parse(q.severity), **common)
+    rows = [r for r in rows if principal.may_read(r.stream)]
     hidden = 0
     if q.severity != "info":
         every = incidents.incident_rows(store, min_severity=Severity.INFO, **common)
+        every = [r for r in every if principal.may_read(r.stream)]
         hidden = sum(r.count for r in every) - sum(r.count for r in rows)
     show_all = tr.url("/", **{**q.params(), "severity": "info"})
     return {
@@ -100,7 +107,7 @@ def _incidents_data(pipeline: Pipeline, request: Request, q: IncidentsQuery) -> 
         "hidden": hidden,
         "show_all": show_all,
         "tr": tr,
-        "streams": store.streams(),
+        "streams": tenancy.readable_streams(store, principal),
         "detectors": reads.detectors(store),
         "health": pipeline.health(),
         **_range_links(tr, "/", q.params()),
@@ -110,13 +117,15 @@ def _incidents_data(pipeline: Pipeline, request: Request, q: IncidentsQuery) -> 
 async def incidents_page(request: Request) -> HTMLResponse:
     """Incidents with severity/stream/detector/status filters and a time range."""
     try:
-        require_read(request)
+        principal = require_read(request)
     except HTTPException as e:
         return denied(e)
     pipeline = pipeline_of(request)
     try:
         q = parse_query(IncidentsQuery, request.query_params)
-        data = await run_in_threadpool(_incidents_data, pipeline, request, q)
+        data = await run_in_threadpool(_incidents_data, pipeline, request, q, principal)
+    except HTTPException as e:
+        return denied(e)
     except QueryError as e:
         return render(400, page="layout.html", view="incidents", error=str(e), health=None)
     return render(
@@ -135,11 +144,16 @@ async def incidents_page(request: Request) -> HTMLResponse:
 async def anomaly_page(request: Request) -> HTMLResponse:
     """One anomaly: explanation, chart, examples in context, history, feedback buttons."""
     try:
-        require_read(request)
+        principal = require_read(request)
     except HTTPException as e:
         return denied(e)
     pipeline = pipeline_of(request)
     anomaly_id = request.path_params["anomaly_id"]
+    try:
+        await run_in_threadpool(tenancy.check_anomaly, pipeline.store, principal, anomaly_id)
+    except HTTPException as e:
+        if e.status_code != 404:  # an unknown anomaly gets the page's own 404
+            return denied(e)
     try:
         q = parse_query(DetailQuery, request.query_params)
     except QueryError as e:
@@ -169,12 +183,14 @@ async def anomaly_page(request: Request) -> HTMLResponse:
 async def incident_page(request: Request) -> Response:
     """An incident: redirects to its newest anomaly's detail page (which links the rest)."""
     try:
-        require_read(request)
+        principal = require_read(request)
     except HTTPException as e:
         return denied(e)
     incident_id = request.path_params["incident_id"]
     store = pipeline_of(request).store
     found = await run_in_threadpool(store.incident_anomalies, incident_id, 1)
+    if found and not principal.may_read(found[0]["stream"]):
+        return denied(HTTPException(403, f"tenant {principal.tenant!r} may not read it"))
     if not found:
         return render(
             404,
@@ -187,15 +203,18 @@ async def incident_page(request: Request) -> Response:
     return RedirectResponse(f"{request.scope.get('root_path', '')}/anomalies/{found[0]['id']}", 303)
 
 
-def _templates_data(pipeline: Pipeline, request: Request, q: TemplatesQuery) -> dict[str, Any]:
+def _templates_data(
+    pipeline: Pipeline, request: Request, q: TemplatesQuery, principal: Principal
+) -> dict[str, Any]:
     tr = time_range(pipeline, request)
     rows = []
     if q.stream:
+        tenancy.check_stream(principal, q.stream)
         rows = templates_view.load_templates(pipeline, q.stream, tr.since_ns, tr.until_ns)
     return {
         "rows": rows,
         "tr": tr,
-        "streams": pipeline.store.streams(),
+        "streams": tenancy.readable_streams(pipeline.store, principal),
         "spark_w": templates_view.SPARK_W,
         "spark_h": templates_view.SPARK_H,
         **_range_links(tr, "/templates", {"stream": q.stream}),
@@ -205,13 +224,15 @@ def _templates_data(pipeline: Pipeline, request: Request, q: TemplatesQuery) -> 
 async def templates_page(request: Request) -> HTMLResponse:
     """Every template of ``?stream=`` with counts, trend, level and flags."""
     try:
-        require_read(request)
+        principal = require_read(request)
     except HTTPException as e:
         return denied(e)
     pipeline = pipeline_of(request)
     try:
         q = parse_query(TemplatesQuery, request.query_params)
-        data = await run_in_threadpool(_templates_data, pipeline, request, q)
+        data = await run_in_threadpool(_templates_data, pipeline, request, q, principal)
+    except HTTPException as e:
+        return denied(e)
     except QueryError as e:
         return render(400, page="layout.html", view="templates", error=str(e), health=None)
     return render(

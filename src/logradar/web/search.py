@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from logradar.sources.common import pipeline_of
+from logradar.web import tenancy
 from logradar.web.access import require_read
 from logradar.web.params import QueryError, Since, Stream, _Query, parse_query
 
@@ -50,7 +51,11 @@ def _run(settings, params: SearchParams) -> list[dict]:
 
 
 async def search_lines(request: Request) -> JSONResponse:
-    require_read(request)
+    principal = require_read(request)
     params = parse_query(SearchParams, request.query_params)
+    if params.stream is not None:
+        tenancy.check_stream(principal, params.stream)
     lines = await run_in_threadpool(_run, pipeline_of(request).settings, params)
+    if not tenancy.sees_everything(principal):  # of the newest ``limit`` lines
+        lines = [line for line in lines if principal.may_read(line["stream"])]
     return JSONResponse({"lines": lines})

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from logradar.sources.common import pipeline_of
+from logradar.web import tenancy
 from logradar.web.access import require_read
 from logradar.web.api import iso
 from logradar.web.detail import detail_json, load_detail
@@ -25,10 +26,12 @@ from logradar.web.templates_view import load_templates
 async def anomaly(request: Request) -> JSONResponse:
     """One anomaly with incident, series, baseline, ``context`` (``?context=N`` lines before
     and after each example, default 5, at most 50) and history."""
-    require_read(request)
+    principal = require_read(request)
     q = parse_query(DetailQuery, request.query_params)
     anomaly_id = request.path_params["anomaly_id"]
-    d = await run_in_threadpool(load_detail, pipeline_of(request), anomaly_id, q.context)
+    pipeline = pipeline_of(request)
+    await run_in_threadpool(tenancy.check_anomaly, pipeline.store, principal, anomaly_id)
+    d = await run_in_threadpool(load_detail, pipeline, anomaly_id, q.context)
     if d is None:
         raise HTTPException(404, f"no anomaly with id {anomaly_id}")
     return JSONResponse(detail_json(d))
@@ -36,10 +39,11 @@ async def anomaly(request: Request) -> JSONResponse:
 
 async def templates(request: Request) -> JSONResponse:
     """Templates of ``?stream=`` (required) in the time range (``range`` or ``from``/``to``)."""
-    require_read(request)
+    principal = require_read(request)
     q = parse_query(TemplatesQuery, request.query_params)
     if q.stream is None:
         raise HTTPException(400, "give ?stream=NAME")
+    tenancy.check_stream(principal, q.stream)
     pipeline = pipeline_of(request)
 
     def load() -> dict:
