@@ -8,7 +8,8 @@ severity, counts and expectations to 6 significant digits), early (``peek``) one
 import json
 
 import pytest
-from recorded import RECORDED, detectors, run_detector
+
+from detect.recorded import RECORDED, detectors, run_detector
 
 
 @pytest.mark.parametrize("name", ["frequency", "frequency_no_sums", "error_burst", "silence"])
