@@ -424,12 +424,21 @@ class FrequencyDetector:
         verdicts = bank.step(obs, window.start, self.rules, cfg, judge_from=cfg.min_history)
         return [self._anomaly(window, ctx, series.keys[j.row], _verdict(j)) for j in verdicts]
 
-    def skip(self, stream: str, start_ns: int, windows: int, step_ns: int) -> None:
+    def skip(
+        self,
+        stream: str,
+        start_ns: int,
+        windows: int,
+        step_ns: int,
+        ctx: DetectContext,
+        *,
+        learning: bool = False,
+    ) -> list[Anomaly]:
         """Learn ``windows`` empty windows of ``stream`` from ``start_ns`` in O(1) per series
         (closed form, no verdicts; see :meth:`RateBank.skip`)."""
         series = self._streams.get(stream)
         if series is None or not series.keys:
-            return
+            return []
         horizon = start_ns + windows * step_ns - int(self.config.prune_after_seconds * NS)
         stale = series.bank.last_seen[: series.bank.size] < horizon
         total_row = series.index.get(TOTAL_ROW)
@@ -438,6 +447,7 @@ class FrequencyDetector:
         if stale.any():
             series.keep(~stale)
         series.bank.skip(start_ns, windows, step_ns, self.config)
+        return []
 
     def peek(
         self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]

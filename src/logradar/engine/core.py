@@ -38,6 +38,7 @@ from logradar.config import DetectorsConfig, EngineConfig, ParserConfig
 from logradar.detect.base import (
     DetectContext,
     EarlyWindowDetector,
+    GapWindowDetector,
     ParamStats,
     Session,
     Window,
@@ -62,8 +63,10 @@ ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg",
 MAX_EXAMPLES = 3
 #: Anomalies found while a stream is learning are recorded at most this severe.
 LEARNING_MAX_SEVERITY = Severity.LOW
-#: A stream silent this many windows stops producing empty windows until it sends again.
-DORMANT_AFTER_WINDOWS = 8640
+#: Empty windows in a row closed one by one; the rest of a longer run (a silent stream, a gap
+#: of days between two lines) is learned in closed form, so no input makes the engine work in
+#: proportion to the time its timestamps span.
+GAP_EXACT_WINDOWS = 360
 
 
 @dataclass(slots=True)
@@ -140,6 +143,8 @@ class DetectionCore:
         self.dirty_templates: set[int] = set()
         self.clock_ns = 0
         self.offset = -1
+        #: Empty windows learned in closed form (not one by one), since start.
+        self.windows_skipped = 0
         #: None: a stream learns for ``learning_seconds``; True/False: always/never (backtest)
         self.learning_override: bool | None = None
         #: Replays: a line without a parsable time takes the previous line's time.
@@ -303,8 +308,6 @@ class DetectionCore:
             state = self.streams.get(stream)
             if state is None:
                 state = self.streams[stream] = _StreamState(first_ts=tmin, next_window=win)
-            elif state.empty_windows >= DORMANT_AFTER_WINDOWS and win > state.next_window:
-                state.next_window = win  # back from dormancy: skip the silent gap
             state.empty_windows = 0
             state.changed = True
             acc = state.open.setdefault(max(win, state.next_window), _WindowAcc())
@@ -360,19 +363,16 @@ class DetectionCore:
         horizon = self.clock_ns - self.lateness_ns
         for stream in sorted(self.streams):
             state = self.streams[stream]
-            while state.open or state.empty_windows < DORMANT_AFTER_WINDOWS:
-                if (
-                    state.empty_windows >= DORMANT_AFTER_WINDOWS
-                    and state.next_window not in state.open
-                ):
-                    # dormant with lines far ahead (a stray old timestamp, say): skip the gap
-                    state.next_window = max(state.next_window, min(state.open))
+            while True:
                 start = state.next_window
                 end = start + self.window_ns
-                if not final and end > horizon:
-                    break
                 if final and not state.open:
                     break
+                if not final and end > horizon:
+                    break
+                if state.empty_windows >= GAP_EXACT_WINDOWS and start not in state.open:
+                    self._skip_gap(stream, state, horizon, out)
+                    continue
                 acc = state.open.pop(start, None)
                 state.empty_windows = 0 if acc else state.empty_windows + 1
                 state.next_window = end
@@ -405,6 +405,25 @@ class DetectionCore:
                     found = detector.observe_session(session, self.ctx)
                     out.anomalies.extend(_while_learning(found) if session.learning else found)
         return out
+
+    def _skip_gap(self, stream: str, state: _StreamState, horizon: int, out: CoreOutput) -> None:
+        """Close the rest of a long run of empty windows in O(1): up to the stream's next open
+        window, or the last window the clock has passed; detectors learn it in closed form
+        (:class:`GapWindowDetector`), and no empty window is written for it."""
+        start = state.next_window
+        # the next window with lines, or the end of the last window the clock has passed
+        stop = min(state.open) if state.open else horizon - (horizon - start) % self.window_ns
+        windows = (stop - start) // self.window_ns
+        learning = self._learning(state, start)
+        for detector in self.window_detectors:
+            if isinstance(detector, GapWindowDetector):
+                found = detector.skip(
+                    stream, start, windows, self.window_ns, self.ctx, learning=learning
+                )
+                out.anomalies.extend(_while_learning(found) if learning else found)
+        state.empty_windows += windows
+        state.next_window = start + windows * self.window_ns
+        self.windows_skipped += windows
 
     def _peek(self) -> list[Anomaly]:
         """What the early detectors are already certain of in the open windows that changed."""
