@@ -124,6 +124,10 @@ class DetectionCore:
         )
         self.window_ns = int(engine.window_seconds * 1e9)
         self.lateness_ns = int(engine.allowed_lateness_seconds * 1e9)
+        self.max_future_ns = int(engine.max_future_seconds * 1e9)
+        self.max_past_ns = int(engine.max_past_seconds * 1e9)
+        #: Lines clamped to ``max_past_seconds``/``max_future_seconds``, since start.
+        self.clamped = {"past": 0, "future": 0}
         self.learning_ns = int(engine.learning_seconds * 1e9)
         self.session_idle_ns = int(engine.session_idle_seconds * 1e9)
         self.session_pattern = session_pattern(engine.session_key)
@@ -251,12 +255,31 @@ class DetectionCore:
         if mapped.num_rows == 0:
             return self.tick(now_ns)
         self.offset = max(self.offset, pc.max(mapped.column("offset")).as_py())
+        if now_ns is not None:
+            mapped = self._clamp_times(mapped, now_ns)
         mapped = self._learn(mapped)
         mapped = mapped.take(pc.sort_indices(mapped, [("ts", "ascending")]))  # stable
         self._accumulate(mapped)
         batch_max = pc.max(mapped.column("ts")).as_py()
         self.clock_ns = max(self.clock_ns, batch_max if now_ns is None else now_ns)
         return self._step(live=now_ns is not None)
+
+    def _clamp_times(self, mapped: pa.Table, now_ns: int) -> pa.Table:
+        """Event times beyond the live bounds (``max_future_seconds`` ahead of ``now_ns``,
+        ``max_past_seconds`` behind it when set) clamped to them and counted."""
+        ts = mapped.column("ts")
+        bounds = [("future", now_ns + self.max_future_ns, pc.greater, pc.min_element_wise)]
+        if self.max_past_ns:
+            bounds.append(("past", now_ns - self.max_past_ns, pc.less, pc.max_element_wise))
+        for name, bound, beyond, clamp in bounds:
+            limit = pa.scalar(bound, pa.int64())
+            n = pc.sum(beyond(ts, limit)).as_py() or 0
+            if n:
+                self.clamped[name] += n
+                ts = clamp(ts, limit, skip_nulls=False)
+        if ts is mapped.column("ts"):
+            return mapped
+        return mapped.set_column(mapped.schema.get_field_index("ts"), "ts", ts)
 
     def process(self, batch: pa.Table, now_ns: int | None = None) -> CoreOutput:
         """``map`` then ``reduce``: the local engine's whole step for one micro-batch."""
