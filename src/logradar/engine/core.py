@@ -27,7 +27,9 @@ only: there is no latency to save, and their output stays independent of batch b
 
 from __future__ import annotations
 
+import heapq
 import re
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,7 +68,12 @@ LEARNING_MAX_SEVERITY = Severity.LOW
 #: Empty windows in a row closed one by one; the rest of a longer run (a silent stream, a gap
 #: of days between two lines) is learned in closed form, so no input makes the engine work in
 #: proportion to the time its timestamps span.
-GAP_EXACT_WINDOWS = 360
+GAP_EXACT_WINDOWS = 6
+#: Early evaluation looks at a stream's this many oldest open windows (the next to close; a
+#: backlog of open windows is peeked as it comes up).
+PEEK_WINDOWS = 8
+#: Live closing: windows a stream closes before the next stream takes its turn.
+CLOSE_PER_TURN = 64
 
 
 @dataclass(slots=True)
@@ -125,6 +132,7 @@ class DetectionCore:
         self.window_ns = int(engine.window_seconds * 1e9)
         self.lateness_ns = int(engine.allowed_lateness_seconds * 1e9)
         self.max_future_ns = int(engine.max_future_seconds * 1e9)
+        self.live_budget_s = engine.batch_budget_seconds
         self.max_past_ns = int(engine.max_past_seconds * 1e9)
         #: Lines clamped to ``max_past_seconds``/``max_future_seconds``, since start.
         self.clamped = {"past": 0, "future": 0}
@@ -292,7 +300,7 @@ class DetectionCore:
         return self._step(live=now_ns is not None)
 
     def _step(self, live: bool) -> CoreOutput:
-        out = self._close(final=False)
+        out = self._close(final=False, live=live)
         if live and self.early_detectors:
             out.anomalies.extend(self._peek())
         return out
@@ -381,34 +389,20 @@ class DetectionCore:
                 s.examples.append(example)
 
     # Closing ------------------------------------------------------------------------------
-    def _close(self, final: bool) -> CoreOutput:
+    def _close(self, final: bool, live: bool = False) -> CoreOutput:
+        """Close what the clock has passed. Live, streams take turns of at most
+        :data:`CLOSE_PER_TURN` windows and closing stops after ``batch_budget_seconds`` (the
+        rest closes at the next tick), so one stream's backlog never holds up the others."""
         out = CoreOutput()
         horizon = self.clock_ns - self.lateness_ns
-        for stream in sorted(self.streams):
-            state = self.streams[stream]
-            while True:
-                start = state.next_window
-                end = start + self.window_ns
-                if final and not state.open:
-                    break
-                if not final and end > horizon:
-                    break
-                if state.empty_windows >= GAP_EXACT_WINDOWS and start not in state.open:
-                    self._skip_gap(stream, state, horizon, out)
-                    continue
-                acc = state.open.pop(start, None)
-                state.empty_windows = 0 if acc else state.empty_windows + 1
-                state.next_window = end
-                window = self._window(stream, state, start, end, acc)
-                out.windows.append(window)
-                for detector in self.window_detectors:
-                    found = detector.observe(window, self.ctx)
-                    if state.reported:
-                        found = _not_reported_early(found, state.reported, start)
-                    out.anomalies.extend(_while_learning(found) if window.learning else found)
-                if state.reported:
-                    state.reported = {k: v for k, v in state.reported.items() if v[3] > start}
-                state.changed = True
+        live = live and self.live_budget_s > 0
+        turn = CLOSE_PER_TURN if live else None
+        deadline = time.monotonic() + self.live_budget_s
+        busy = sorted(self.streams)
+        while busy:
+            busy = [s for s in busy if self._close_stream(s, horizon, final, turn, out)]
+            if live and time.monotonic() > deadline:
+                break
         idle_before = self.clock_ns - self.session_idle_ns
         for key in sorted(self.sessions):
             s = self.sessions[key]
@@ -428,6 +422,39 @@ class DetectionCore:
                     found = detector.observe_session(session, self.ctx)
                     out.anomalies.extend(_while_learning(found) if session.learning else found)
         return out
+
+    def _close_stream(
+        self, stream: str, horizon: int, final: bool, limit: int | None, out: CoreOutput
+    ) -> bool:
+        """Close up to ``limit`` (None: all) due windows of ``stream``; True if more are due."""
+        state = self.streams[stream]
+        closed = 0
+        while True:
+            start = state.next_window
+            end = start + self.window_ns
+            if final and not state.open:
+                return False
+            if not final and end > horizon:
+                return False
+            if limit is not None and closed >= limit:
+                return True
+            closed += 1
+            if state.empty_windows >= GAP_EXACT_WINDOWS and start not in state.open:
+                self._skip_gap(stream, state, horizon, out)
+                continue
+            acc = state.open.pop(start, None)
+            state.empty_windows = 0 if acc else state.empty_windows + 1
+            state.next_window = end
+            window = self._window(stream, state, start, end, acc)
+            out.windows.append(window)
+            for detector in self.window_detectors:
+                found = detector.observe(window, self.ctx)
+                if state.reported:
+                    found = _not_reported_early(found, state.reported, start)
+                out.anomalies.extend(_while_learning(found) if window.learning else found)
+            if state.reported:
+                state.reported = {k: v for k, v in state.reported.items() if v[3] > start}
+            state.changed = True
 
     def _skip_gap(self, stream: str, state: _StreamState, horizon: int, out: CoreOutput) -> None:
         """Close the rest of a long run of empty windows in O(1): up to the stream's next open
@@ -458,7 +485,7 @@ class DetectionCore:
             state.changed = False
             windows = [
                 self._window(stream, state, start, start + self.window_ns, state.open[start])
-                for start in sorted(state.open)
+                for start in heapq.nsmallest(PEEK_WINDOWS, state.open)
             ]
             keys = {_early_key(*v[:3]) for v in state.reported.values()}
             for i, window in enumerate(windows):
