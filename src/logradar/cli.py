@@ -148,18 +148,26 @@ def backtest(
     output: Path,
 ) -> None:
     """Run the detection engine over files and write every anomaly it finds."""
-    from logradar.backtest import run_backtest
+    import contextlib
+    import sys
 
+    from logradar.backtest import run_backtest, terminal_progress
+
+    progress, shown = None, contextlib.nullcontext()
+    if sys.stderr.isatty():  # a progress bar on a terminal; the JSON summary stays on stdout
+        progress, shown = terminal_progress()
     try:
-        summary = run_backtest(
-            train,
-            test,
-            output,
-            log_format=log_format,
-            session_key=session_key,
-            config=config_path,
-            engine=engine,
-        )
+        with shown:
+            summary = run_backtest(
+                train,
+                test,
+                output,
+                log_format=log_format,
+                session_key=session_key,
+                config=config_path,
+                engine=engine,
+                progress=progress,
+            )
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)
     click.echo(json.dumps(summary))

@@ -68,7 +68,7 @@ LEARNING_MAX_SEVERITY = Severity.LOW
 #: Empty windows in a row closed one by one; the rest of a longer run (a silent stream, a gap
 #: of days between two lines) is learned in closed form, so no input makes the engine work in
 #: proportion to the time its timestamps span.
-GAP_EXACT_WINDOWS = 6
+GAP_EXACT_WINDOWS = 2
 #: Early evaluation looks at a stream's this many oldest open windows (the next to close; a
 #: backlog of open windows is peeked as it comes up).
 PEEK_WINDOWS = 8
