@@ -73,12 +73,21 @@ def read_chunks(path: Path, stream: str, first_offset: int = 0) -> Iterator[pa.T
             offset += n
 
 
+#: ``progress(lines so far, event time reached in ns, anomalies so far)``
+Progress = Callable[[int, int, int], None]
+
+
 class LocalBacktest:
     """The in-process engine (``--engine local``)."""
 
-    def __init__(self, settings: Settings, stream: str = DEFAULT_STREAM) -> None:
+    def __init__(
+        self, settings: Settings, stream: str = DEFAULT_STREAM, progress: Progress | None = None
+    ) -> None:
         self.settings = settings
         self.stream = stream
+        self.progress = progress
+        self._lines = 0
+        self._anomalies = 0
 
     def run(
         self, train: Path, test: Path | None, emit: Callable[[Anomaly], None]
@@ -137,14 +146,46 @@ class LocalBacktest:
     ) -> int:
         n = 0
         for batch in read_chunks(path, self.stream, first_offset):
-            sink(core.process(batch, None))
+            out = core.process(batch, None)
+            sink(out)
             n += batch.num_rows
+            self._lines += batch.num_rows
+            self._anomalies += len(out.anomalies)
+            if self.progress is not None:
+                self.progress(self._lines, core.clock_ns, self._anomalies)
         return n
 
 
-def build_engine(name: str, settings: Settings) -> BacktestEngine:
+def terminal_progress() -> tuple[Progress, Any]:
+    """A rich progress display on stderr (lines, event time reached, anomalies so far) and
+    the context manager that shows it while the backtest runs."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn("[bold]backtest"),
+        BarColumn(),
+        TextColumn("{task.fields[lines]:,} lines  event time {task.fields[at]}"),
+        TextColumn("{task.fields[anomalies]:,} anomalies"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("backtest", total=None, lines=0, at="-", anomalies=0)
+
+    def update(lines: int, clock_ns: int, anomalies: int) -> None:
+        at = datetime.fromtimestamp(clock_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        bar.update(task, lines=lines, at=at, anomalies=anomalies)
+
+    return update, bar
+
+
+def build_engine(name: str, settings: Settings, progress: Progress | None = None) -> BacktestEngine:
     if name == "local":
-        return LocalBacktest(settings)
+        return LocalBacktest(settings, progress=progress)
     if name == "spark":
         from logradar.engine.spark import SparkBacktest
 
@@ -161,8 +202,12 @@ def run_backtest(
     session_key: str | None = None,
     config: Path | None = None,
     engine: str = "local",
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Run a backtest and write anomalies as JSON lines to ``output``; return a summary."""
+    """Run a backtest and write anomalies as JSON lines to ``output``; return a summary.
+
+    ``progress`` (local engine) is called after each chunk of lines (see :data:`Progress`).
+    """
     for path in (train, test):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"no such file: {path}")
@@ -182,7 +227,8 @@ def run_backtest(
             out.write(json.dumps(anomaly.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
 
-        summary = build_engine(engine, settings).run(Path(train), test and Path(test), emit)
+        backtest = build_engine(engine, settings, progress)
+        summary = backtest.run(Path(train), test and Path(test), emit)
     seconds = time.perf_counter() - started
     return {
         **summary,

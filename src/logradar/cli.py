@@ -219,6 +219,9 @@ def backtest(
     output: Path,
 ) -> None:
     """Run the detection engine over files (or the archive) and write every anomaly."""
+    import contextlib
+    import sys
+
     if archive_url is not None:
         from logradar.commands.search import archive_backtest
 
@@ -228,18 +231,24 @@ def backtest(
         return
     if train is None:
         raise click.UsageError("give --train FILE (or --archive URL)")
-    from logradar.backtest import run_backtest
 
+    from logradar.backtest import run_backtest, terminal_progress
+
+    progress, shown = None, contextlib.nullcontext()
+    if sys.stderr.isatty():  # a progress bar on a terminal; the JSON summary stays on stdout
+        progress, shown = terminal_progress()
     try:
-        summary = run_backtest(
-            train,
-            test,
-            output,
-            log_format=log_format,
-            session_key=session_key,
-            config=config_path,
-            engine=engine,
-        )
+        with shown:
+            summary = run_backtest(
+                train,
+                test,
+                output,
+                log_format=log_format,
+                session_key=session_key,
+                config=config_path,
+                engine=engine,
+                progress=progress,
+            )
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # ValueError: incl. ConfigError
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)
     click.echo(json.dumps(summary))

@@ -139,9 +139,9 @@ def test_prunes_templates_not_seen_for_long(traffic, ctx):
     t = traffic(11, window_seconds=60, base={1: 20.0})
     det = FrequencyDetector(FrequencyConfig(prune_after_seconds=3600))
     det.observe(t.window(0, extra={5: 3}), ctx)
-    assert "5" in det.state_dict()["streams"]["payments"]
+    assert 5 in det.state_dict()["streams"]["payments"]["keys"]
     run(det, ctx, (t.window(i) for i in range(1, 62)))
-    assert set(det.state_dict()["streams"]["payments"]) == {"1", "total"}
+    assert det.state_dict()["streams"]["payments"]["keys"] == [1, -1]  # -1: the total
 
 
 def test_save_restore_gives_same_outputs(traffic, ctx):
@@ -238,3 +238,20 @@ def test_old_snapshots_without_cusum_state_load(traffic, ctx):
     restored = FrequencyDetector()
     restored.load_state_dict(state)
     assert run(restored, ctx, (t.window(i) for i in range(50, 100))) == []
+
+
+def test_a_snapshot_of_the_scalar_detector_loads(traffic, ctx):
+    from logradar.detect.frequency import RateBaseline
+
+    t = traffic(13)
+    base = RateBaseline(60, t.start(0))
+    base.n, base.recent, base.spread = 40, [[60, 61.0, 59.0]] * 3, {"6": [360.0, 400.0, 5]}
+    base.season = {"9": [55.0, 2, 19000, 120.0, 2]}
+    det = FrequencyDetector()
+    det.load_state_dict({"streams": {"payments": {"1": base.to_list(), "total": base.to_list()}}})
+    saved = det.state_dict()["streams"]["payments"]
+    assert saved["keys"] == [1, -1]
+    assert saved["n"] == [40, 40] and saved["rec_len"] == [3, 3]
+    assert saved["s_mean"][0][9] == 55.0 and saved["spread"][0][0] == [360.0, 400.0, 5.0]
+    found = det.observe(t.window(1, extra={1: 2000}), ctx)
+    assert {(a.kind, a.template_id) for a in found} >= {("spike", 1)}
