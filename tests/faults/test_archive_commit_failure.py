@@ -26,9 +26,9 @@ def test_a_failed_commit_then_a_bigger_retry_archives_each_record_once(tmp_path,
         raise TankFull("database or disk is full")
 
     monkeypatch.setattr(tank, "commit", full_once)
-    archiver._safe_flush()  # files written, commit failed: retried later
+    archiver._safe(archiver.flush)  # files written, commit failed: retried later
     tank.append(ingest_table("web", [f"GET /b {i}" for i in range(20)], T0))
-    archiver._safe_flush()
+    archiver._safe(archiver.flush)
     offsets = ds.dataset(tmp_path / "archive", partitioning="hive").to_table()["offset"]
     counts = collections.Counter(offsets.to_pylist())
     assert sorted(counts) == list(range(70))

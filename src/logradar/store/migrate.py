@@ -14,6 +14,7 @@ New revision after changing :mod:`logradar.store.schema`::
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 BASELINE = "0001"
 """The revision equal to the schema of stores created before migrations existed."""
 _SCRIPTS = Path(__file__).with_name("migrations")
+# Alembic reports each plugin and revision at INFO: routine on every start, not news.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
