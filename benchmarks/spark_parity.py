@@ -29,8 +29,8 @@ from logradar.demo.hdfs_render import (
     render_sessions,
     write_log,
 )
-from logradar.engine.spark import SparkBacktest
 from logradar.schema import Anomaly
+from logradar.spark.backtest import SparkBacktest
 
 DATA = Path(__file__).resolve().parents[2] / "shared/datasets/hdfs-sessions"
 

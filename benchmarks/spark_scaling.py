@@ -83,8 +83,8 @@ def local_anchor(path: Path) -> dict:
 
 
 def worker(path: Path, master: str) -> dict:
-    from logradar.engine.spark import SparkBacktest
-    from logradar.engine.spark_session import spark_session
+    from logradar.spark.backtest import SparkBacktest
+    from logradar.spark.session import spark_session
 
     started = time.perf_counter()
     spark_session(master, "logradar-scaling")

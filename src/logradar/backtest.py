@@ -13,6 +13,7 @@ result is deterministic for the same input and configuration.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -142,14 +143,20 @@ class LocalBacktest:
         return n
 
 
-def build_engine(name: str, settings: Settings) -> BacktestEngine:
-    if name == "local":
-        return LocalBacktest(settings)
-    if name == "spark":
-        from logradar.engine.spark import SparkBacktest
+#: ``--engine`` name -> ``module:class`` of its :class:`BacktestEngine`, imported only when
+#: chosen: engines (e.g. :mod:`logradar.spark.backtest`) depend on this module, not back.
+ENGINES = {
+    "local": "logradar.backtest:LocalBacktest",
+    "spark": "logradar.spark.backtest:SparkBacktest",
+}
 
-        return SparkBacktest(settings)
-    raise ValueError(f"unknown engine {name!r}: use 'local' or 'spark'")
+
+def build_engine(name: str, settings: Settings, **options: Any) -> BacktestEngine:
+    """The engine ``name`` (``options``: e.g. ``master`` for Spark)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}: use {' or '.join(map(repr, ENGINES))}")
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(settings, **options)
 
 
 def run_backtest(
@@ -161,8 +168,13 @@ def run_backtest(
     session_key: str | None = None,
     config: Path | None = None,
     engine: str = "local",
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
-    """Run a backtest and write anomalies as JSON lines to ``output``; return a summary."""
+    """Run a backtest and write anomalies as JSON lines to ``output``; return a summary.
+
+    ``spark_master``: the Spark master for ``engine="spark"`` (default ``local[*]``)."""
+    if spark_master and engine != "spark":
+        raise ValueError("--spark-master needs --engine spark")
     for path in (train, test):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"no such file: {path}")
@@ -182,7 +194,9 @@ def run_backtest(
             out.write(json.dumps(anomaly.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
 
-        summary = build_engine(engine, settings).run(Path(train), test and Path(test), emit)
+        options = {"master": spark_master} if spark_master else {}
+        chosen = build_engine(engine, settings, **options)
+        summary = chosen.run(Path(train), test and Path(test), emit)
     seconds = time.perf_counter() - started
     return {
         **summary,

@@ -132,6 +132,7 @@ def demo(port: int, duration: float, incident_after: float, data_dir: Path | Non
 @click.option("--session-key", help=r"Regex for the session id, e.g. 'blk_-?\d+'.")
 @CONFIG_OPTION
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--spark-master", help="Spark master URL for --engine spark (default local[*]).")
 @click.option(
     "--output",
     required=True,
@@ -145,6 +146,7 @@ def backtest(
     session_key: str | None,
     config_path: Path | None,
     engine: str,
+    spark_master: str | None,
     output: Path,
 ) -> None:
     """Run the detection engine over files and write every anomaly it finds."""
@@ -159,6 +161,7 @@ def backtest(
             session_key=session_key,
             config=config_path,
             engine=engine,
+            spark_master=spark_master,
         )
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)

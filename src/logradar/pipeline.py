@@ -107,7 +107,7 @@ class Pipeline:
         self.rules = AlertRules(settings.alerts.min_severity, settings.alerts.cooldown_seconds)
         self.outbox = build_outbox(self.store, settings.alerts, alert_callback)
         if engine == "spark":
-            from logradar.engine.spark import SparkEngine
+            from logradar.spark.engine import SparkEngine
 
             self.engine = SparkEngine(
                 settings,

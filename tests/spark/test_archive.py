@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.dataset as ds
 import pytest
 
-from logradar.engine.spark import file_source, start_archive
+from logradar.spark.sources import file_source, start_archive
 
 from .conftest import write_inputs
 

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 
 from logradar.engine.core import DetectionCore
-from logradar.engine.spark import SparkEngine
-from logradar.engine.spark_tank import CONSUMER
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly, ingest_table
+from logradar.spark.engine import SparkEngine
+from logradar.spark.tank import CONSUMER
 from logradar.store import Store
 from logradar.tank import SqliteTank
 
