@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
+from logradar.engine.feedback import Feedback
 from logradar.engine.local import AnomalySink
+from logradar.engine.train import TRAINED_FILE, TrainedPickup
 from logradar.schema import Anomaly
 from logradar.spark.reducer import StateFile, StreamReducer, store_sink
 from logradar.spark.session import spark_session
@@ -38,12 +41,17 @@ class SparkEngine:
         self.metrics = metrics
         self.spark = spark_session(master, "logradar-engine")
         self.checkpoint = settings.state_dir / "spark-checkpoint"
+        # as the local engine: operator feedback and `logradar train` output, saved with the core
+        self.feedback = Feedback(settings.feedback)
+        self.trained = TrainedPickup(settings.state_dir / TRAINED_FILE)
         self.reducer = StreamReducer(
             self.spark,
             settings,
             StateFile(settings.state_dir / "spark-core.json"),
-            [store_sink(store, self._counted(on_anomalies)), self._count],
+            [store_sink(store, on_anomalies, self.feedback, self._stored), self._count],
             clock=clock,
+            feedback=self.feedback,
+            trained=self.trained,
         )
         self._lines = self.reducer.lines
 
@@ -53,16 +61,17 @@ class SparkEngine:
 
     def _count(self, out: CoreOutput, core: DetectionCore) -> None:
         self.metrics.templates.set(len(core.template_stats))
-        self.metrics.lines_processed.inc(self.reducer.lines - self._lines)
+        if self.reducer.lines > self._lines:
+            self.metrics.lines_processed.inc(self.reducer.lines - self._lines)
+            batch = self.reducer.batches.timings[-1]
+            self.metrics.batch_seconds.observe(batch.map_s + batch.reduce_s)
         self._lines = self.reducer.lines
 
-    def _counted(self, on_anomalies: AnomalySink) -> AnomalySink:
-        def count(new: list[tuple[int, Anomaly]]) -> None:
-            for _, a in new:
-                self.metrics.anomalies.labels(a.detector, str(a.severity)).inc()
-            on_anomalies(new)
-
-        return count
+    def _stored(self, new: list[tuple[int, Anomaly]]) -> None:
+        now = time.time_ns()
+        for _, anomaly in new:
+            self.metrics.anomalies.labels(anomaly.detector, str(anomaly.severity)).inc()
+            self.metrics.detection_delay_seconds.observe(max(0, now - anomaly.end) / 1e9)
 
     def run(self, stop: threading.Event) -> None:
         """Run the query until ``stop``; then process what was accepted and stop it."""

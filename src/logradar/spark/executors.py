@@ -98,9 +98,10 @@ def aggregate_partitions(
     ``fill_forward``: a line without a parsed time takes the previous line's (replays)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        table = pa.Table.from_batches(list(batches))
-        if table.num_rows == 0:
+        batches = [b for b in batches if b.num_rows]
+        if not batches:  # an empty partition
             return
+        table = pa.Table.from_batches(batches)
         order = [(PART, "ascending")] if with_part else []
         table = table.sort_by([*order, ("offset", "ascending")])
         core = _core_for(snapshot.value)

@@ -36,6 +36,7 @@ from logradar.engine.core import CoreOutput, DetectionCore
 from logradar.engine.feedback import Feedback
 from logradar.engine.local import AnomalySink, write_json_atomic
 from logradar.engine.results import store_windows_and_templates
+from logradar.engine.train import TrainedPickup
 from logradar.spark import partials as P
 from logradar.spark.executors import INPUT_COLUMNS, PART, MapSnapshot, aggregate_partitions
 from logradar.store import Store
@@ -203,6 +204,7 @@ class StreamReducer:
         sinks: list[Sink],
         clock: str = "wall",
         feedback: Feedback | None = None,
+        trained: TrainedPickup | None = None,
     ) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be 'wall' or 'event', not {clock!r}")
@@ -213,6 +215,8 @@ class StreamReducer:
         self.core = DetectionCore(settings.engine, settings.parser, settings.detectors)
         self.feedback = feedback
         """Operator feedback the store sink applies; saved with the core."""
+        self.trained = trained
+        """``logradar train`` output, adopted when it appears or changes; saved with the core."""
         self.batch_id = -1
         saved = state.read()
         if saved is not None:
@@ -220,6 +224,8 @@ class StreamReducer:
             self.batch_id = saved["batch_id"]
             if feedback is not None and "feedback" in saved:
                 feedback.load_state_dict(saved["feedback"])
+            if trained is not None and "trained" in saved:
+                trained.load_state_dict(saved["trained"])
             log.info("spark reducer resumed after batch %d", self.batch_id)
         self.batches = SparkBatches(spark, self.core, settings)
         self.lock = threading.Lock()
@@ -237,6 +243,8 @@ class StreamReducer:
                 from pyspark.sql import functions as F
 
                 df = df.withColumn("offset", F.monotonically_increasing_id())
+            if self.trained is not None:
+                self.trained.poll(self.core)  # a new trained.json from `logradar train`
             # streaming: no parameter sampling (the executors carry that cost)
             out = self.batches.process(df, self._now())
             self.lines += self.batches.timings[-1].lines
@@ -262,13 +270,21 @@ class StreamReducer:
         state: dict[str, Any] = {"batch_id": self.batch_id, "core": self.core.state_dict()}
         if self.feedback is not None:
             state["feedback"] = self.feedback.state_dict()
+        if self.trained is not None:
+            state["trained"] = self.trained.state_dict()
         self.state.write(state)
 
 
-def store_sink(store: Store, on_anomalies: AnomalySink, feedback: Feedback | None = None) -> Sink:
+def store_sink(
+    store: Store,
+    on_anomalies: AnomalySink,
+    feedback: Feedback | None = None,
+    on_stored: AnomalySink | None = None,
+) -> Sink:
     """Window counts, templates and anomalies to the store; ``on_anomalies`` gets those to
-    alert on. With ``feedback``, operator marks are applied first (as the local engine does):
-    anomalies like one marked expected are stored as ``expected`` and not alerted."""
+    alert on, ``on_stored`` every newly stored one. With ``feedback``, operator marks are
+    applied first (as the local engine does): anomalies like one marked expected are stored
+    as ``expected`` and not alerted."""
 
     def write(out: CoreOutput, core: DetectionCore) -> None:
         store_windows_and_templates(out, core, store)
@@ -277,9 +293,11 @@ def store_sink(store: Store, on_anomalies: AnomalySink, feedback: Feedback | Non
         if not out.anomalies:
             return
         if feedback is None:
-            to_alert = store.add_anomalies(out.anomalies, unalerted=True)
+            new = to_alert = store.add_anomalies(out.anomalies, unalerted=True)
         else:
-            _, to_alert = feedback.record(store, out.anomalies)
+            new, to_alert = feedback.record(store, out.anomalies)
+        if new and on_stored is not None:
+            on_stored(new)
         if to_alert:
             on_anomalies(to_alert)
 
