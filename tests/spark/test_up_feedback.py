@@ -21,7 +21,7 @@ pytestmark = pytest.mark.spark
 
 S = 10**9
 T0 = 1_700_000_000 * S  # a window boundary (windows are 10 s)
-HISTORY = T0 - 24 * 3600 * S
+HISTORY = T0 - 120 * 30 * S  # the last hour before T0 (new_pattern forgets after 60 s)
 
 
 def settings_for(data_dir, archive: str):
@@ -37,7 +37,7 @@ def settings_for(data_dir, archive: str):
 
 
 def test_trained_baselines_expected_marks_and_delay(spark, tmp_path):
-    # `logradar train` on an archive of yesterday's traffic
+    # `logradar train` on an archive of the last hour
     history = SqliteTank(tmp_path / "history.db")
     for i in range(120):
         history.append(
