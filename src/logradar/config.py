@@ -211,6 +211,26 @@ class EngineConfig(_Section):
     session_idle_seconds: float = Field(
         60.0, gt=0, description="A session closes after this much event time without lines."
     )
+    batch_budget_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="Live engine: closing windows after a micro-batch stops after this long "
+        "and resumes at the next step (streams take turns, so one stream's backlog does "
+        "not hold up the others; nothing is skipped). 0: no budget.",
+    )
+    max_future_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Live engine: a line stamped more than this ahead of the wall clock is "
+        "clamped to that bound (and counted in logradar_engine_clamped_lines{bound=future}).",
+    )
+    max_past_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Live engine: a line stamped more than this before the wall clock is "
+        "clamped to that bound (counted as bound=past); 0: no bound (old lines keep their "
+        "time: a stream's windows follow its own event time, and a gap costs O(1)).",
+    )
 
 
 class ParserConfig(_Section):

@@ -61,6 +61,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
+        self.lines_clamped = Counter(
+            "logradar_engine_clamped_lines",
+            "Lines whose event time was beyond engine.max_past_seconds/max_future_seconds of "
+            "the clock and was clamped to that bound.",
+            ["bound"],
+            registry=r,
+        )
         self.detection_delay_seconds = Histogram(
             "logradar_detection_delay_seconds",
             "Wall time from the end of an anomaly's event-time window to its storage.",

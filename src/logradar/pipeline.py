@@ -146,7 +146,7 @@ class Pipeline:
         self._pressure_checked = now
         self._pressure = None
         end = self.tank.end_offset()
-        lags = {"engine": end - self.engine.core.offset}
+        lags = {"engine": end - self._engine_done()}
         if self.archiver is not None:
             lags["archive"] = end - self.tank.committed(ARCHIVE_CONSUMER)
         consumer, lag = max(lags.items(), key=lambda kv: kv[1])
@@ -255,18 +255,28 @@ class Pipeline:
 
     # Introspection ------------------------------------------------------------------------
     def refresh_gauges(self) -> None:
-        """Lag per consumer; the engine's from its live offset (it commits at snapshots)."""
+        """Lag per consumer; the engine's from the last offset whose results are stored (it
+        commits at snapshots)."""
         end = self.tank.end_offset()
         committed = self.tank.consumers()
-        committed["engine"] = self.engine.core.offset
+        committed["engine"] = self._engine_done()
         for consumer, offset in committed.items():
             self.metrics.consumer_lag.labels(consumer).set(end - offset)
+
+    def _engine_done(self) -> int:
+        """The last offset whose results the engine has stored (a Spark engine: its core's)."""
+        return getattr(self.engine, "done_offset", self.engine.core.offset)
 
     def health(self) -> dict[str, Any]:
         components = {name: t.is_alive() for name, t in self._threads.items()}
         ok = bool(components) and all(components.values())
-        return {
+        health: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "components": {k: "running" if v else "stopped" for k, v in components.items()},
             "tank_end_offset": self.tank.end_offset(),
         }
+        store_error = getattr(self.engine, "store_error", None)
+        health["store"] = "ok" if store_error is None else f"failing: {store_error}"
+        if store_error is not None:
+            health["status"] = "degraded"
+        return health

@@ -143,6 +143,30 @@ class EarlyWindowDetector(WindowDetector, Protocol):
 
 
 @runtime_checkable
+class GapWindowDetector(WindowDetector, Protocol):
+    """A window detector that learns a run of empty windows in O(1) (closed form).
+
+    The engine closes the first empty windows of a long gap one by one (so what a silence's
+    first hour shows is judged as usual) and hands the rest of the run to ``skip``; a window
+    detector without ``skip`` must be one for which empty windows change nothing.
+    """
+
+    def skip(
+        self,
+        stream: str,
+        start_ns: int,
+        windows: int,
+        step_ns: int,
+        ctx: DetectContext,
+        *,
+        learning: bool = False,
+    ) -> list[Anomaly]:
+        """Learn ``windows`` empty windows of ``stream`` from ``start_ns``; return what they
+        show (a silence that starts or is confirmed in the run)."""
+        ...
+
+
+@runtime_checkable
 class SessionDetector(Protocol):
     """Consumes closed sessions."""
 

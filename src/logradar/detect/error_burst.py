@@ -28,51 +28,82 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from logradar.config import ErrorBurstConfig
 from logradar.detect.base import DetectContext, Window
-from logradar.detect.frequency import NS, RateBaseline, Rules, Verdict, format_duration
+from logradar.detect.frequency import (
+    NS,
+    Expectations,
+    RateBaseline,
+    Rules,
+    Verdict,
+    format_duration,
+)
+from logradar.detect.rates import BASES, RateBank
 from logradar.schema import Anomaly
 
 
 class ErrorBurstDetector:
-    """Bursts of error lines per stream; see module doc."""
+    """Bursts of error lines per stream; see module doc. Each stream's baseline is a
+    one-row :class:`~logradar.detect.rates.RateBank` (closed-form gaps, :meth:`skip`)."""
 
     name = "error_burst"
 
     def __init__(self, config: ErrorBurstConfig | None = None) -> None:
         self.config = cfg = config or ErrorBurstConfig()
         self.rules = Rules(cfg.min_count, cfg.min_ratio, cfg.p_value, None, cfg.sustained_windows)
-        self._streams: dict[str, RateBaseline] = {}
+        self._streams: dict[str, RateBank] = {}
 
     def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
-        cfg = self.config
-        base = self._streams.get(window.stream)
-        if base is None:
-            base = self._streams[window.stream] = RateBaseline(window.errors, window.start)
-        seasonal = base.roll(window.start, cfg.season_alpha)
-        verdict = None
-        if base.n >= cfg.min_history:
-            verdict = base.assess(window.errors, seasonal, self.rules, cfg.slow_alpha)
-        base.update(
-            window.errors,
+        bank = self._streams.get(window.stream)
+        if bank is None:
+            bank = self._streams[window.stream] = RateBank(self.rules.spans)
+            bank.add(np.asarray([window.errors]), window.start)
+        found = bank.step(
+            np.asarray([window.errors]),
             window.start,
-            cfg.alpha,
-            cfg.slow_alpha,
-            anomalous=verdict is not None,
-            factor=cfg.anomaly_alpha_factor,
+            self.rules,
+            self.config,
+            judge_from=self.config.min_history,
         )
-        return [] if verdict is None else [self._anomaly(window, verdict)]
+        return [
+            self._anomaly(window, Verdict(j.kind, j.observed, j.expected, j.p, j.basis, j.windows))
+            for j in found
+        ]
+
+    def skip(
+        self,
+        stream: str,
+        start_ns: int,
+        windows: int,
+        step_ns: int,
+        ctx: DetectContext,
+        *,
+        learning: bool = False,
+    ) -> list[Anomaly]:
+        """Learn ``windows`` empty windows of ``stream`` in closed form (no verdicts)."""
+        bank = self._streams.get(stream)
+        if bank is not None:
+            bank.skip(start_ns, windows, step_ns, self.config)
+        return []
 
     def peek(
         self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]
     ) -> list[Anomaly]:
         """The one-window burst ``observe`` will report for this open window, if certain."""
         cfg = self.config
-        base = self._streams.get(window.stream)
-        if not next_to_close or base is None or base.n < cfg.min_history:
+        bank = self._streams.get(window.stream)
+        if not next_to_close or bank is None or bank.n[0] < cfg.min_history:
             return []
-        seasonal = base.seasonal(window.start, cfg.season_alpha)  # what roll() will return
-        verdict = self.rules.spike(window.errors, base.expectations(seasonal))
+        seasonal = bank.seasonal(window.start, cfg.season_alpha, commit=False)
+        high, hi_i, low, lo_i = bank.expectations(seasonal, recent=True)
+        exp = Expectations(
+            high=(BASES[hi_i[0]], float(high[0])),
+            low=(BASES[lo_i[0]], float(low[0])),
+            dispersion=float(bank.dispersion()[0]),
+        )
+        verdict = self.rules.spike(window.errors, exp)
         return [] if verdict is None else [self._anomaly(window, verdict)]
 
     def _anomaly(self, window: Window, verdict: Verdict) -> Anomaly:
@@ -97,7 +128,13 @@ class ErrorBurstDetector:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"streams": {s: b.to_list() for s, b in self._streams.items()}}
+        return {"streams": {s: b.state_dict() for s, b in self._streams.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._streams = {s: RateBaseline.from_list(b) for s, b in state["streams"].items()}
+        self._streams = {}
+        for stream, saved in state["streams"].items():
+            bank = self._streams[stream] = RateBank(self.rules.spans)
+            if isinstance(saved, dict):
+                bank.load_state_dict(saved)
+            else:  # a snapshot of the scalar detector
+                bank.add_baseline(RateBaseline.from_list(saved))

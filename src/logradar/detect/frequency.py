@@ -44,18 +44,21 @@ window's final count.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
+import numpy as np
 
 from logradar.config import FrequencyConfig
 from logradar.detect.base import DetectContext, Window
+from logradar.detect.rates import BASES, Judged, RateBank, tail_probability
 from logradar.schema import Anomaly
 
 NS = 1_000_000_000
 TOTAL = "total"
+#: The key of a stream's total among its template ids in the columnar state.
+TOTAL_ROW = -1
 
 
 def format_duration(seconds: float) -> str:
@@ -64,19 +67,6 @@ def format_duration(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.3g} {unit}"
     return f"{seconds:.3g} s"
-
-
-def tail_probability(observed: int, mean: float, dispersion: float, *, upper: bool) -> float:
-    """``P(X >= observed)`` (``upper``) or ``P(X <= observed)`` for a count with this mean.
-
-    ``dispersion`` is variance / mean: at most 1 gives a Poisson, above 1 a negative binomial
-    with that variance.
-    """
-    if dispersion <= 1.0:
-        dist = stats.poisson(mean)
-    else:
-        dist = stats.nbinom(mean / (dispersion - 1.0), 1.0 / dispersion)
-    return float(dist.sf(observed - 1) if upper else dist.cdf(observed))
 
 
 def _time_bucket(start_ns: int) -> tuple[str, int]:
@@ -354,8 +344,48 @@ def _dispersion(lv: list[float] | None) -> float:
     return lv[1] / lv[0] if lv is not None and lv[0] > 0 else 1.0
 
 
+class _Series:
+    """One stream's series: template ids (and :data:`TOTAL_ROW`) by row of its bank."""
+
+    __slots__ = ("bank", "index", "keys")
+
+    def __init__(self, spans: list[int]) -> None:
+        self.bank = RateBank(spans)
+        self.keys: list[int] = []
+        self.index: dict[int, int] = {}
+
+    def add(self, keys: list[int], counts: list[int], start_ns: int) -> None:
+        for key in keys:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+        self.bank.add(np.asarray(counts, np.int64), start_ns)
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.bank.keep(mask)
+        self.keys = [k for k, kept in zip(self.keys, mask.tolist(), strict=True) if kept]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+
+    def observed(self, window: Window) -> np.ndarray:
+        """The window's count per row (0 for series absent from it)."""
+        obs = np.zeros(len(self.keys), np.int64)
+        index = self.index
+        for tid, c in window.counts.items():
+            row = index.get(tid)
+            if row is not None:
+                obs[row] = c
+        row = index.get(TOTAL_ROW)
+        if row is not None:
+            obs[row] = window.total
+        return obs
+
+
 class FrequencyDetector:
-    """Spikes and drops per ``(stream, template)`` and per stream total; see module doc."""
+    """Spikes and drops per ``(stream, template)`` and per stream total; see module doc.
+
+    Each stream's series live in a columnar :class:`~logradar.detect.rates.RateBank`: a
+    closed window is judged for all of them in a few array operations, and a run of empty
+    windows is learned in closed form (:meth:`skip`).
+    """
 
     name = "frequency"
 
@@ -364,38 +394,60 @@ class FrequencyDetector:
         self.rules = Rules(
             cfg.min_count, cfg.min_ratio, cfg.p_value, cfg.drop_min_expected, cfg.sustained_windows
         )
-        self._streams: dict[str, dict[str, RateBaseline]] = {}
+        self._streams: dict[str, _Series] = {}
+
+    def _series(self, stream: str) -> _Series:
+        series = self._streams.get(stream)
+        if series is None:
+            series = self._streams[stream] = _Series(self.rules.spans)
+        return series
 
     def observe(self, window: Window, ctx: DetectContext) -> list[Anomaly]:
         cfg = self.config
-        keys = self._streams.setdefault(window.stream, {})
-        counts = _counts(window)
-        for key, c in counts.items():
-            if key not in keys and c > 0:
-                keys[key] = RateBaseline(c, window.start)
+        series = self._series(window.stream)
+        index = series.index
+        new = [(t, c) for t, c in window.counts.items() if c > 0 and t not in index]
+        if window.total > 0 and TOTAL_ROW not in index:
+            new.append((TOTAL_ROW, window.total))
+        if new:
+            series.add([k for k, _ in new], [c for _, c in new], window.start)
+        obs = series.observed(window)
+        bank = series.bank
         horizon = window.start - int(cfg.prune_after_seconds * NS)
-        out: list[Anomaly] = []
-        for key in list(keys):
-            base = keys[key]
-            observed = counts.get(key, 0)
-            if key != TOTAL and observed == 0 and base.last_seen < horizon:
-                del keys[key]
-                continue
-            seasonal = base.roll(window.start, cfg.season_alpha)
-            verdict = None
-            if base.n >= cfg.min_history:
-                verdict = base.assess(observed, seasonal, self.rules, cfg.slow_alpha)
-            if verdict is not None:
-                out.append(self._anomaly(window, ctx, key, verdict))
-            base.update(
-                observed,
-                window.start,
-                cfg.alpha,
-                cfg.slow_alpha,
-                anomalous=verdict is not None,
-                factor=cfg.anomaly_alpha_factor,
-            )
-        return out
+        stale = (obs == 0) & (bank.last_seen[: bank.size] < horizon)
+        total_row = index.get(TOTAL_ROW)
+        if total_row is not None:
+            stale[total_row] = False
+        if stale.any():
+            series.keep(~stale)
+            obs = obs[~stale]
+        verdicts = bank.step(obs, window.start, self.rules, cfg, judge_from=cfg.min_history)
+        return [self._anomaly(window, ctx, series.keys[j.row], _verdict(j)) for j in verdicts]
+
+    def skip(
+        self,
+        stream: str,
+        start_ns: int,
+        windows: int,
+        step_ns: int,
+        ctx: DetectContext,
+        *,
+        learning: bool = False,
+    ) -> list[Anomaly]:
+        """Learn ``windows`` empty windows of ``stream`` from ``start_ns`` in O(1) per series
+        (closed form, no verdicts; see :meth:`RateBank.skip`)."""
+        series = self._streams.get(stream)
+        if series is None or not series.keys:
+            return []
+        horizon = start_ns + windows * step_ns - int(self.config.prune_after_seconds * NS)
+        stale = series.bank.last_seen[: series.bank.size] < horizon
+        total_row = series.index.get(TOTAL_ROW)
+        if total_row is not None:
+            stale[total_row] = False
+        if stale.any():
+            series.keep(~stale)
+        series.bank.skip(start_ns, windows, step_ns, self.config)
+        return []
 
     def peek(
         self, window: Window, ctx: DetectContext, *, next_to_close: bool, earlier: Sequence[Window]
@@ -408,34 +460,58 @@ class FrequencyDetector:
         close). Changes nothing.
         """
         cfg = self.config
-        keys = self._streams.get(window.stream)
-        if not next_to_close or keys is None:
+        series = self._streams.get(window.stream)
+        if not next_to_close or series is None:
             return []
+        bank = series.bank
+        candidates = [
+            (key, row, observed)
+            for key, observed in (*window.counts.items(), (TOTAL_ROW, window.total))
+            if observed >= self.rules.min_count
+            and (row := series.index.get(key)) is not None
+            and bank.n[row] >= cfg.min_history
+        ]
+        if not candidates:
+            return []
+        expectations = self._expectations(bank, window.start)
         out = []
-        for key, observed in _counts(window).items():
-            if observed < self.rules.min_count:  # not a spike (yet): skip the expectations
-                continue
-            base = keys.get(key)
-            if base is None or base.n < cfg.min_history:
-                continue
-            exp = base.expectations(base.seasonal(window.start, cfg.season_alpha))
-            verdict = self.rules.spike(observed, exp)
+        for key, row, observed in candidates:
+            verdict = self.rules.spike(observed, expectations(row))
             if verdict is not None:
                 out.append(self._anomaly(window, ctx, key, verdict))
         return out
 
-    def _anomaly(self, window: Window, ctx: DetectContext, key: str, v: Verdict) -> Anomaly:
+    def expectations(self, stream: str, key: int, start_ns: int) -> Expectations | None:
+        """What a window of ``stream`` starting at ``start_ns`` is judged against for series
+        ``key`` (a template id, or :data:`TOTAL_ROW`), as things stand; None if not tracked."""
+        series = self._streams.get(stream)
+        row = None if series is None else series.index.get(key)
+        if series is None or row is None:
+            return None
+        return self._expectations(series.bank, start_ns)(row)
+
+    def _expectations(self, bank: RateBank, start_ns: int) -> Callable[[int], Expectations]:
+        seasonal = bank.seasonal(start_ns, self.config.season_alpha, commit=False)
+        high, hi_i, low, lo_i = bank.expectations(seasonal, recent=True)
+        disp = bank.dispersion()
+        return lambda row: Expectations(
+            high=(BASES[hi_i[row]], float(high[row])),
+            low=(BASES[lo_i[row]], float(low[row])),
+            dispersion=float(disp[row]),
+        )
+
+    def _anomaly(self, window: Window, ctx: DetectContext, key: int, v: Verdict) -> Anomaly:
         cfg = self.config
         observed = v.observed
         start = window.end - v.windows * (window.end - window.start)
         span = format_duration((window.end - start) / NS)
         tail = f"expected about {v.expected:.3g} from the {v.basis} (p={v.p:.1e})"
-        if key == TOTAL:
+        if key == TOTAL_ROW:
             tid, text = None, None
             examples = [line for lines in window.examples.values() for line in lines][:3]
             what = f"Stream {window.stream} had {observed} lines in {span}"
         else:
-            tid = int(key)
+            tid = key
             text = ctx.template_text(tid)
             examples = window.examples.get(tid, [])[:3]
             what = (
@@ -462,21 +538,26 @@ class FrequencyDetector:
 
     def state_dict(self) -> dict[str, Any]:
         return {
+            "columnar": 1,
             "streams": {
-                stream: {key: b.to_list() for key, b in keys.items()}
-                for stream, keys in self._streams.items()
-            }
+                stream: {"keys": s.keys, **s.bank.state_dict()}
+                for stream, s in self._streams.items()
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._streams = {
-            stream: {key: RateBaseline.from_list(b) for key, b in keys.items()}
-            for stream, keys in state["streams"].items()
-        }
+        self._streams = {}
+        for stream, saved in state["streams"].items():
+            series = self._streams[stream] = _Series(self.rules.spans)
+            if "keys" in saved:
+                series.keys = list(saved["keys"])
+                series.bank.load_state_dict(saved)
+            else:  # a snapshot of the scalar detector: one RateBaseline list per series
+                for key, data in saved.items():
+                    series.keys.append(TOTAL_ROW if key == TOTAL else int(key))
+                    series.bank.add_baseline(RateBaseline.from_list(data))
+            series.index = {k: i for i, k in enumerate(series.keys)}
 
 
-def _counts(window: Window) -> dict[str, int]:
-    """The window's counts by series key: template ids as str, and :data:`TOTAL`."""
-    counts = {str(t): c for t, c in window.counts.items()}
-    counts[TOTAL] = window.total
-    return counts
+def _verdict(j: Judged) -> Verdict:
+    return Verdict(j.kind, j.observed, j.expected, j.p, j.basis, j.windows)

@@ -82,6 +82,66 @@ class SilenceDetector:
                     out.append(self._anomaly(window, ctx, key, s))
         return out
 
+    def skip(
+        self,
+        stream: str,
+        start_ns: int,
+        windows: int,
+        step_ns: int,
+        ctx: DetectContext,
+        *,
+        learning: bool = False,
+    ) -> list[Anomaly]:
+        """``windows`` empty windows of ``stream`` from ``start_ns`` in O(1) per source.
+
+        The same as observing them one by one: each source's empty run grows by ``windows``
+        and its longest gap fades by ``GAP_MEMORY ** windows``; a source that becomes silent
+        in the run fires once, at the window where its run first reaches what it needs
+        (found by bisection: the run grows and the need only shrinks).
+        """
+        cfg = self.config
+        sources = self._streams.get(stream)
+        if not sources or windows <= 0:
+            return []
+        horizon = cfg.prune_after_seconds * NS
+        end_ns = start_ns + windows * step_ns
+        out: list[Anomaly] = []
+        for key in list(sources):
+            s = sources[key]
+            if s[RUN] == 0:
+                s[SINCE] = start_ns
+            run0, longest0 = s[RUN], s[LONGEST]
+            if not s[FIRED] and self._judged(key, s):
+                i = self._first_silent(run0, longest0, windows)
+                fire_end = start_ns + i * step_ns if i is not None else None
+                if fire_end is not None and fire_end - s[SINCE] <= horizon:
+                    s[RUN], s[LONGEST], s[FIRED] = run0 + i, longest0 * GAP_MEMORY**i, True
+                    if key == TOTAL:
+                        window = Window(stream, fire_end - step_ns, fire_end, learning=learning)
+                        out.append(self._anomaly(window, ctx, key, s))
+            s[RUN], s[LONGEST] = run0 + windows, longest0 * GAP_MEMORY**windows
+            if end_ns - s[SINCE] > horizon:
+                del sources[key]
+        return out
+
+    def _first_silent(self, run0: int, longest0: float, windows: int) -> int | None:
+        """The first ``i`` in ``1..windows`` whose run ``run0 + i`` is a silence, or None."""
+
+        def silent(i: int) -> bool:
+            needed = max(self.config.windows, int(2 * longest0 * GAP_MEMORY**i) + 1)
+            return run0 + i >= needed
+
+        if not silent(windows):
+            return None
+        lo, hi = 1, windows
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if silent(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
     def _judged(self, key: str, s: list[Any]) -> bool:
         cfg = self.config
         if s[N] < cfg.min_history or s[RATE] < cfg.min_expected:

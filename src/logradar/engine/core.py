@@ -27,7 +27,9 @@ only: there is no latency to save, and their output stays independent of batch b
 
 from __future__ import annotations
 
+import heapq
 import re
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +40,7 @@ from logradar.config import DetectorsConfig, EngineConfig, ParserConfig
 from logradar.detect.base import (
     DetectContext,
     EarlyWindowDetector,
+    GapWindowDetector,
     ParamStats,
     Session,
     Window,
@@ -62,8 +65,15 @@ ERROR_LEVELS = pa.array(["error", "fatal", "critical", "crit", "alert", "emerg",
 MAX_EXAMPLES = 3
 #: Anomalies found while a stream is learning are recorded at most this severe.
 LEARNING_MAX_SEVERITY = Severity.LOW
-#: A stream silent this many windows stops producing empty windows until it sends again.
-DORMANT_AFTER_WINDOWS = 8640
+#: Empty windows in a row closed one by one; the rest of a longer run (a silent stream, a gap
+#: of days between two lines) is learned in closed form, so no input makes the engine work in
+#: proportion to the time its timestamps span.
+GAP_EXACT_WINDOWS = 6
+#: Early evaluation looks at a stream's this many oldest open windows (the next to close; a
+#: backlog of open windows is peeked as it comes up).
+PEEK_WINDOWS = 8
+#: Live closing: windows a stream closes before the next stream takes its turn.
+CLOSE_PER_TURN = 64
 
 
 @dataclass(slots=True)
@@ -121,6 +131,11 @@ class DetectionCore:
         )
         self.window_ns = int(engine.window_seconds * 1e9)
         self.lateness_ns = int(engine.allowed_lateness_seconds * 1e9)
+        self.max_future_ns = int(engine.max_future_seconds * 1e9)
+        self.live_budget_s = engine.batch_budget_seconds
+        self.max_past_ns = int(engine.max_past_seconds * 1e9)
+        #: Lines clamped to ``max_past_seconds``/``max_future_seconds``, since start.
+        self.clamped = {"past": 0, "future": 0}
         self.learning_ns = int(engine.learning_seconds * 1e9)
         self.session_idle_ns = int(engine.session_idle_seconds * 1e9)
         self.session_pattern = session_pattern(engine.session_key)
@@ -140,6 +155,8 @@ class DetectionCore:
         self.dirty_templates: set[int] = set()
         self.clock_ns = 0
         self.offset = -1
+        #: Empty windows learned in closed form (not one by one), since start.
+        self.windows_skipped = 0
         #: None: a stream learns for ``learning_seconds``; True/False: always/never (backtest)
         self.learning_override: bool | None = None
         #: Replays: a line without a parsable time takes the previous line's time.
@@ -246,12 +263,31 @@ class DetectionCore:
         if mapped.num_rows == 0:
             return self.tick(now_ns)
         self.offset = max(self.offset, pc.max(mapped.column("offset")).as_py())
+        if now_ns is not None:
+            mapped = self._clamp_times(mapped, now_ns)
         mapped = self._learn(mapped)
         mapped = mapped.take(pc.sort_indices(mapped, [("ts", "ascending")]))  # stable
         self._accumulate(mapped)
         batch_max = pc.max(mapped.column("ts")).as_py()
         self.clock_ns = max(self.clock_ns, batch_max if now_ns is None else now_ns)
         return self._step(live=now_ns is not None)
+
+    def _clamp_times(self, mapped: pa.Table, now_ns: int) -> pa.Table:
+        """Event times beyond the live bounds (``max_future_seconds`` ahead of ``now_ns``,
+        ``max_past_seconds`` behind it when set) clamped to them and counted."""
+        ts = mapped.column("ts")
+        bounds = [("future", now_ns + self.max_future_ns, pc.greater, pc.min_element_wise)]
+        if self.max_past_ns:
+            bounds.append(("past", now_ns - self.max_past_ns, pc.less, pc.max_element_wise))
+        for name, bound, beyond, clamp in bounds:
+            limit = pa.scalar(bound, pa.int64())
+            n = pc.sum(beyond(ts, limit)).as_py() or 0
+            if n:
+                self.clamped[name] += n
+                ts = clamp(ts, limit, skip_nulls=False)
+        if ts is mapped.column("ts"):
+            return mapped
+        return mapped.set_column(mapped.schema.get_field_index("ts"), "ts", ts)
 
     def process(self, batch: pa.Table, now_ns: int | None = None) -> CoreOutput:
         """``map`` then ``reduce``: the local engine's whole step for one micro-batch."""
@@ -264,7 +300,7 @@ class DetectionCore:
         return self._step(live=now_ns is not None)
 
     def _step(self, live: bool) -> CoreOutput:
-        out = self._close(final=False)
+        out = self._close(final=False, live=live)
         if live and self.early_detectors:
             out.anomalies.extend(self._peek())
         return out
@@ -303,8 +339,6 @@ class DetectionCore:
             state = self.streams.get(stream)
             if state is None:
                 state = self.streams[stream] = _StreamState(first_ts=tmin, next_window=win)
-            elif state.empty_windows >= DORMANT_AFTER_WINDOWS and win > state.next_window:
-                state.next_window = win  # back from dormancy: skip the silent gap
             state.empty_windows = 0
             state.changed = True
             acc = state.open.setdefault(max(win, state.next_window), _WindowAcc())
@@ -355,37 +389,20 @@ class DetectionCore:
                 s.examples.append(example)
 
     # Closing ------------------------------------------------------------------------------
-    def _close(self, final: bool) -> CoreOutput:
+    def _close(self, final: bool, live: bool = False) -> CoreOutput:
+        """Close what the clock has passed. Live, streams take turns of at most
+        :data:`CLOSE_PER_TURN` windows and closing stops after ``batch_budget_seconds`` (the
+        rest closes at the next tick), so one stream's backlog never holds up the others."""
         out = CoreOutput()
         horizon = self.clock_ns - self.lateness_ns
-        for stream in sorted(self.streams):
-            state = self.streams[stream]
-            while state.open or state.empty_windows < DORMANT_AFTER_WINDOWS:
-                if (
-                    state.empty_windows >= DORMANT_AFTER_WINDOWS
-                    and state.next_window not in state.open
-                ):
-                    # dormant with lines far ahead (a stray old timestamp, say): skip the gap
-                    state.next_window = max(state.next_window, min(state.open))
-                start = state.next_window
-                end = start + self.window_ns
-                if not final and end > horizon:
-                    break
-                if final and not state.open:
-                    break
-                acc = state.open.pop(start, None)
-                state.empty_windows = 0 if acc else state.empty_windows + 1
-                state.next_window = end
-                window = self._window(stream, state, start, end, acc)
-                out.windows.append(window)
-                for detector in self.window_detectors:
-                    found = detector.observe(window, self.ctx)
-                    if state.reported:
-                        found = _not_reported_early(found, state.reported, start)
-                    out.anomalies.extend(_while_learning(found) if window.learning else found)
-                if state.reported:
-                    state.reported = {k: v for k, v in state.reported.items() if v[3] > start}
-                state.changed = True
+        live = live and self.live_budget_s > 0
+        turn = CLOSE_PER_TURN if live else None
+        deadline = time.monotonic() + self.live_budget_s
+        busy = sorted(self.streams)
+        while busy:
+            busy = [s for s in busy if self._close_stream(s, horizon, final, turn, out)]
+            if live and time.monotonic() > deadline:
+                break
         idle_before = self.clock_ns - self.session_idle_ns
         for key in sorted(self.sessions):
             s = self.sessions[key]
@@ -406,6 +423,58 @@ class DetectionCore:
                     out.anomalies.extend(_while_learning(found) if session.learning else found)
         return out
 
+    def _close_stream(
+        self, stream: str, horizon: int, final: bool, limit: int | None, out: CoreOutput
+    ) -> bool:
+        """Close up to ``limit`` (None: all) due windows of ``stream``; True if more are due."""
+        state = self.streams[stream]
+        closed = 0
+        while True:
+            start = state.next_window
+            end = start + self.window_ns
+            if final and not state.open:
+                return False
+            if not final and end > horizon:
+                return False
+            if limit is not None and closed >= limit:
+                return True
+            closed += 1
+            if state.empty_windows >= GAP_EXACT_WINDOWS and start not in state.open:
+                self._skip_gap(stream, state, horizon, out)
+                continue
+            acc = state.open.pop(start, None)
+            state.empty_windows = 0 if acc else state.empty_windows + 1
+            state.next_window = end
+            window = self._window(stream, state, start, end, acc)
+            out.windows.append(window)
+            for detector in self.window_detectors:
+                found = detector.observe(window, self.ctx)
+                if state.reported:
+                    found = _not_reported_early(found, state.reported, start)
+                out.anomalies.extend(_while_learning(found) if window.learning else found)
+            if state.reported:
+                state.reported = {k: v for k, v in state.reported.items() if v[3] > start}
+            state.changed = True
+
+    def _skip_gap(self, stream: str, state: _StreamState, horizon: int, out: CoreOutput) -> None:
+        """Close the rest of a long run of empty windows in O(1): up to the stream's next open
+        window, or the last window the clock has passed; detectors learn it in closed form
+        (:class:`GapWindowDetector`), and no empty window is written for it."""
+        start = state.next_window
+        # the next window with lines, or the end of the last window the clock has passed
+        stop = min(state.open) if state.open else horizon - (horizon - start) % self.window_ns
+        windows = (stop - start) // self.window_ns
+        learning = self._learning(state, start)
+        for detector in self.window_detectors:
+            if isinstance(detector, GapWindowDetector):
+                found = detector.skip(
+                    stream, start, windows, self.window_ns, self.ctx, learning=learning
+                )
+                out.anomalies.extend(_while_learning(found) if learning else found)
+        state.empty_windows += windows
+        state.next_window = start + windows * self.window_ns
+        self.windows_skipped += windows
+
     def _peek(self) -> list[Anomaly]:
         """What the early detectors are already certain of in the open windows that changed."""
         out: list[Anomaly] = []
@@ -416,7 +485,7 @@ class DetectionCore:
             state.changed = False
             windows = [
                 self._window(stream, state, start, start + self.window_ns, state.open[start])
-                for start in sorted(state.open)
+                for start in heapq.nsmallest(PEEK_WINDOWS, state.open)
             ]
             keys = {_early_key(*v[:3]) for v in state.reported.values()}
             for i, window in enumerate(windows):

@@ -1,4 +1,4 @@
-"""The local engine: micro-batches from the tank through the detection core, in-process.
+"""The local engine: micro-batches from the tank through the engine host, in-process.
 
 Exactly-where-it-stopped: the core's whole state (templates, open windows and sessions,
 detector baselines) is saved as one JSON snapshot, atomically, together with the last tank
@@ -6,51 +6,42 @@ offset it reflects; only then is that offset committed in the tank. After a cras
 restores the snapshot and replays the records after its offset. Results written in between
 (window counts, anomalies) are idempotent in the store, so a replay adds nothing twice.
 
+Results before offsets (:mod:`logradar.engine.host`): a micro-batch counts as done (engine
+lag, backpressure, the committed offset) only once its results are stored. If the store
+fails, the engine retries storing that batch's results with exponential backoff (0.1 s to
+``RETRY_MAX_SECONDS``), logs the failure once and its recovery once, reads nothing new
+meanwhile, and ``/healthz`` reports the store as failing.
+
 Latency: each step's anomalies (those found early in open windows included) are stored and
 handed to the alert rules before the next step starts, so a micro-batch should take well under
-a second: ``engine.max_batch_rows`` bounds it while the engine catches up, and an idle engine
-looks for new records every ``engine.poll_seconds``.
+a second: ``engine.max_batch_rows`` bounds it while the engine catches up (and a long gap in
+event time costs O(1) per stream), and an idle engine looks for new records every
+``engine.poll_seconds``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 from logradar.config import Settings
-from logradar.engine.core import CoreOutput, DetectionCore
-from logradar.engine.feedback import Feedback
-from logradar.engine.results import store_windows_and_templates
-from logradar.engine.train import TRAINED_FILE, TrainedPickup
+from logradar.engine.host import AnomalySink, EngineHost, write_json_atomic
 from logradar.metrics import Metrics
-from logradar.schema import Anomaly
 from logradar.store import Store
 from logradar.tank import Tank
 
 log = logging.getLogger("logradar.engine")
 
 CONSUMER = "engine"
-AnomalySink = Callable[[list[tuple[int, Anomaly]]], None]
+#: Longest wait between two attempts to store a batch's results.
+RETRY_MAX_SECONDS = 5.0
 
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write ``data`` as JSON to ``path`` so a reader sees the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+__all__ = ["CONSUMER", "AnomalySink", "LocalEngine", "write_json_atomic"]
 
 
 class LocalEngine:
-    """Runs :class:`DetectionCore` over the tank and writes results to the store."""
+    """Runs an :class:`EngineHost` over the tank."""
 
     def __init__(
         self,
@@ -62,72 +53,62 @@ class LocalEngine:
     ) -> None:
         self.settings = settings
         self.tank = tank
-        self.store = store
-        self.metrics = metrics
-        self.on_anomalies = on_anomalies
-        self.core = DetectionCore(settings.engine, settings.parser, settings.detectors)
-        self.snapshot_path = settings.state_dir / "engine.json"
+        self.host = EngineHost(settings, store, metrics, on_anomalies)
+        self.core = self.host.core
+        self.feedback = self.host.feedback
+        self.trained = self.host.trained
+        self.snapshot_path = self.host.snapshot_path
         self._last_snapshot = time.monotonic()
-        # Operator feedback and trained baselines; their state is saved in the snapshot.
-        self.feedback = Feedback(settings.feedback)
-        self.trained = TrainedPickup(settings.state_dir / TRAINED_FILE)
         tank.register(CONSUMER)
-        if self.snapshot_path.exists():
-            state = json.loads(self.snapshot_path.read_text(encoding="utf-8"))
-            self.core.load_state_dict(state)
-            if "feedback" in state:
-                self.feedback.load_state_dict(state["feedback"])
-                self.trained.load_state_dict(state["trained"])
-            log.info("engine resumed from offset %d", self.core.offset)
+
+    @property
+    def done_offset(self) -> int:
+        """The last tank offset whose results are stored (what lag is measured from)."""
+        return self.host.done_offset
+
+    @property
+    def store_error(self) -> str | None:
+        """Why storing results last failed, while it keeps failing (for ``/healthz``)."""
+        return self.host.store_error
 
     def step(self, now_ns: int | None) -> int:
-        """Process one micro-batch (or just advance the clock); return the lines processed."""
-        cfg = self.settings.engine
-        started = time.perf_counter()
-        batch = self.tank.read(self.core.offset, cfg.max_batch_rows)
-        self.feedback.apply(self.store, self.core)  # new expected marks, baselining
-        self.trained.poll(self.core)  # a new state/trained.json from `logradar train`
-        out = self.core.process(batch, now_ns) if batch.num_rows else self.core.tick(now_ns)
-        self._persist(out)
-        if batch.num_rows:
-            self.metrics.batch_seconds.observe(time.perf_counter() - started)
-            self.metrics.lines_processed.inc(batch.num_rows)
+        """Process one micro-batch (or just advance the clock); return the lines processed.
+
+        Stores the previous batch's results first if they are still pending; raises what
+        the store raised when it fails.
+        """
+        if self.host.pending:
+            self.host.retry()
+        batch = self.tank.read(self.core.offset, self.settings.engine.max_batch_rows)
+        self.host.process(batch, now_ns)
         return batch.num_rows
 
-    def _persist(self, out: CoreOutput) -> None:
-        store_windows_and_templates(out, self.core, self.store)
-        self.metrics.templates.set(len(self.core.template_stats))
-        if out.anomalies:
-            # Anomalies like ones marked expected are stored as 'expected' and not alerted.
-            new, to_alert = self.feedback.record(self.store, out.anomalies)
-            now = time.time_ns()
-            for _, anomaly in new:
-                self.metrics.anomalies.labels(anomaly.detector, str(anomaly.severity)).inc()
-                self.metrics.detection_delay_seconds.observe(max(0, now - anomaly.end) / 1e9)
-            if to_alert:
-                self.on_anomalies(to_alert)
-
     def snapshot(self) -> None:
-        """Save the core's state, then commit its offset in the tank."""
-        state = self.core.state_dict()
-        state["feedback"] = self.feedback.state_dict()
-        state["trained"] = self.trained.state_dict()
-        write_json_atomic(self.snapshot_path, state)
-        if self.core.offset >= 0:
-            self.tank.commit(CONSUMER, self.core.offset)
+        """Save the core's state, then commit its offset in the tank (not while results of
+        a batch are pending: a restart then replays from the previous snapshot)."""
+        offset = self.host.snapshot()
+        if offset is not None and offset >= 0:
+            self.tank.commit(CONSUMER, offset)
         self._last_snapshot = time.monotonic()
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then drain what was accepted and snapshot."""
         cfg = self.settings.engine
+        backoff = 0.0
         while not stop.is_set():
             try:
                 processed = self.step(time.time_ns())
                 if time.monotonic() - self._last_snapshot >= cfg.snapshot_seconds:
                     self.snapshot()
-            except Exception:
-                log.exception("engine step failed; retrying")
-                processed = 0
+            except Exception as e:
+                backoff = min(RETRY_MAX_SECONDS, max(0.1, 2 * backoff))
+                if backoff == 0.1:  # the first failure of an episode: say it once, fully
+                    log.exception("engine step failed (%s); retrying with backoff", e)
+                stop.wait(backoff)
+                continue
+            if backoff:
+                log.warning("engine step succeeded again; results stored")
+                backoff = 0.0
             if processed == 0:
                 stop.wait(cfg.poll_seconds)
         try:

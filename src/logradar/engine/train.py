@@ -168,7 +168,7 @@ def train(
         "window_detectors": state["window_detectors"],
         "session_detectors": state["session_detectors"],
     }
-    from logradar.engine.local import write_json_atomic  # here: local imports this module
+    from logradar.engine.host import write_json_atomic  # here: host imports this module
 
     path = settings.state_dir / TRAINED_FILE
     write_json_atomic(path, trained)
