@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from logradar.config import Settings
 from logradar.engine.core import CoreOutput, DetectionCore
 from logradar.engine.feedback import Feedback
-from logradar.engine.local import AnomalySink
-from logradar.engine.train import TRAINED_FILE, TrainedPickup
-from logradar.schema import Anomaly
-from logradar.spark.reducer import StateFile, StreamReducer, store_sink
+from logradar.engine.host import AnomalySink, EngineHost
+from logradar.engine.train import TrainedPickup
+from logradar.spark.reducer import StateFile, StreamReducer
 from logradar.spark.session import spark_session
 from logradar.spark.sources import start_detection, tank_source
 from logradar.store import Store
@@ -39,19 +37,23 @@ class SparkEngine:
         self.settings = settings
         self.tank_path = tank.path
         self.metrics = metrics
+        self.store = store
         self.spark = spark_session(master, "logradar-engine")
         self.checkpoint = settings.state_dir / "spark-checkpoint"
-        # as the local engine: operator feedback and `logradar train` output, saved with the core
-        self.feedback = Feedback(settings.feedback)
-        self.trained = TrainedPickup(settings.state_dir / TRAINED_FILE)
+        # The engine host (as the local engine's) owns the core, feedback, `logradar train`
+        # pickup, result writing and metrics; the reducer keeps its own state file with the
+        # Spark batch id (the host's snapshot file is not used).
+        unused = settings.state_dir / "spark-host-unused.json"
+        self.host = EngineHost(settings, store, metrics, on_anomalies, snapshot_path=unused)
         self.reducer = StreamReducer(
             self.spark,
             settings,
             StateFile(settings.state_dir / "spark-core.json"),
-            [store_sink(store, on_anomalies, self.feedback, self._stored), self._count],
+            [self._write],
             clock=clock,
-            feedback=self.feedback,
-            trained=self.trained,
+            feedback=self.host.feedback,
+            trained=self.host.trained,
+            core=self.host.core,
         )
         self._lines = self.reducer.lines
 
@@ -59,19 +61,27 @@ class SparkEngine:
     def core(self) -> DetectionCore:
         return self.reducer.core
 
-    def _count(self, out: CoreOutput, core: DetectionCore) -> None:
-        self.metrics.templates.set(len(core.template_stats))
+    @property
+    def feedback(self) -> Feedback:
+        return self.host.feedback
+
+    @property
+    def trained(self) -> TrainedPickup:
+        return self.host.trained
+
+    @property
+    def store_error(self) -> str | None:
+        """Why the last write of results failed (for ``/healthz``)."""
+        return self.host.store_error
+
+    def _write(self, out: CoreOutput, core: DetectionCore) -> None:
+        self.host.feedback.apply(self.store, core)  # new expected marks, baselining
+        self.host.absorbed(out)  # window counts, templates, anomalies, alerts, metrics
         if self.reducer.lines > self._lines:
             self.metrics.lines_processed.inc(self.reducer.lines - self._lines)
             batch = self.reducer.batches.timings[-1]
             self.metrics.batch_seconds.observe(batch.map_s + batch.reduce_s)
         self._lines = self.reducer.lines
-
-    def _stored(self, new: list[tuple[int, Anomaly]]) -> None:
-        now = time.time_ns()
-        for _, anomaly in new:
-            self.metrics.anomalies.labels(anomaly.detector, str(anomaly.severity)).inc()
-            self.metrics.detection_delay_seconds.observe(max(0, now - anomaly.end) / 1e9)
 
     def run(self, stop: threading.Event) -> None:
         """Run the query until ``stop``; then process what was accepted and stop it."""

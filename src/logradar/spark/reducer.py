@@ -205,6 +205,7 @@ class StreamReducer:
         clock: str = "wall",
         feedback: Feedback | None = None,
         trained: TrainedPickup | None = None,
+        core: DetectionCore | None = None,
     ) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be 'wall' or 'event', not {clock!r}")
@@ -212,7 +213,7 @@ class StreamReducer:
         self.state = state
         self.sinks = sinks
         self.clock = clock
-        self.core = DetectionCore(settings.engine, settings.parser, settings.detectors)
+        self.core = core or DetectionCore(settings.engine, settings.parser, settings.detectors)
         self.feedback = feedback
         """Operator feedback the store sink applies; saved with the core."""
         self.trained = trained
