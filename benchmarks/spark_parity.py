@@ -29,8 +29,8 @@ from logradar.demo.hdfs_render import (
     render_sessions,
     write_log,
 )
-from logradar.engine.spark import SparkBacktest
 from logradar.schema import Anomaly
+from logradar.spark.backtest import SparkBacktest
 
 DATA = Path(__file__).resolve().parents[2] / "shared/datasets/hdfs-sessions"
 
@@ -61,6 +61,21 @@ def timed(engine: LocalBacktest, train: Path, test: Path) -> tuple[list[Anomaly]
     return found, time.perf_counter() - started
 
 
+def fields_differing(local: list[Anomaly], spark: list[Anomaly]) -> dict[str, int]:
+    """Per field, how many anomalies (matched by identity, in order) differ in it."""
+    by_id: dict[tuple, list[Anomaly]] = {}
+    for a in spark:
+        by_id.setdefault(identity(a), []).append(a)
+    differing: Counter[str] = Counter()
+    for a in local:
+        twins = by_id.get(identity(a))
+        if not twins:
+            continue
+        b = twins.pop(0).to_dict()
+        differing.update(k for k, v in a.to_dict().items() if b.get(k) != v)
+    return dict(differing)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--master", default="local[2]")
@@ -89,6 +104,8 @@ def main() -> None:
                 "only_local": sum((a - b).values()),
                 "only_spark": sum((b - a).values()),
                 "identical_output": [x.to_dict() for x in local] == [x.to_dict() for x in spark],
+                "same_order": list(map(identity, local)) == list(map(identity, spark)),
+                "fields_differing": fields_differing(local, spark),
                 "by_detector": dict(Counter(x.detector for x in local)),
                 "seconds_local": round(local_s, 2),
                 "seconds_spark": round(spark_s, 2),

@@ -7,9 +7,12 @@ in its own process; the SparkSession start is timed apart and not counted in lin
 anchor, in the same run, is the local engine (one process, no Spark) on the same file, which
 also reports how the driver state grows (templates, open sessions, snapshot bytes).
 
-Per micro-batch (``CHUNK_LINES`` = 100k lines): ``map_s`` is the Spark job that maps the
-batch on the executors and collects it to the driver as Arrow; ``reduce_s`` is the driver's
-reduce step. Only ``map_s`` can shrink with more executor cores.
+Per micro-batch (``CHUNK_LINES`` = 100k lines): ``map_s`` is the Spark job that maps and
+pre-aggregates the batch on the executors and collects the partial aggregates to the driver
+as Arrow; ``reduce_s`` is the driver's merge and reduce step. Only ``map_s`` shrinks with more
+executor cores. ``rows_collected`` is what reached the driver per batch (all kinds; sessions
+are counted apart: one row per session key active in the batch and partition), as a share of
+the batch's lines after the first batch.
 
 Run: ``.venv/bin/python benchmarks/spark_scaling.py [--lines 1000000]`` (prints JSON).
 """
@@ -83,8 +86,8 @@ def local_anchor(path: Path) -> dict:
 
 
 def worker(path: Path, master: str) -> dict:
-    from logradar.engine.spark import SparkBacktest
-    from logradar.engine.spark_session import spark_session
+    from logradar.spark.backtest import SparkBacktest
+    from logradar.spark.session import spark_session
 
     started = time.perf_counter()
     spark_session(master, "logradar-scaling")
@@ -95,7 +98,8 @@ def worker(path: Path, master: str) -> dict:
     summary = engine.run(path, None, found.append)
     seconds = time.perf_counter() - started
     batches = engine.timings
-    latency = [m + r for _, m, r in batches]
+    latency = [b.map_s + b.reduce_s for b in batches]
+    later = batches[1:] or batches
     return {
         "master": master,
         "session_start_s": round(session_s, 2),
@@ -103,11 +107,17 @@ def worker(path: Path, master: str) -> dict:
         "lines_per_s": round(summary["lines"] / seconds),
         "anomalies": len(found),
         "micro_batches": len(batches),
-        "map_s_median": round(statistics.median(m for _, m, _ in batches), 3),
-        "reduce_s_median": round(statistics.median(r for _, _, r in batches), 3),
+        "map_s_median": round(statistics.median(b.map_s for b in batches), 3),
+        "reduce_s_median": round(statistics.median(b.reduce_s for b in batches), 3),
+        "rows_collected_per_batch": [b.rows for b in batches],
+        "session_rows_per_batch": [b.session_rows for b in batches],
+        "rows_share_after_first_batch_max": round(max(b.rows / b.lines for b in later), 4),
+        "rows_share_without_sessions_after_first_batch_max": round(
+            max((b.rows - b.session_rows) / b.lines for b in later), 4
+        ),
         "batch_latency_s_median": round(statistics.median(latency), 3),
         "batch_latency_s_max": round(max(latency), 3),
-        "map_share": round(sum(m for _, m, _ in batches) / sum(latency), 3),
+        "map_share": round(sum(b.map_s for b in batches) / sum(latency), 3),
         "setup_s": round(seconds - sum(latency), 2),
     }
 

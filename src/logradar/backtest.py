@@ -13,6 +13,7 @@ result is deterministic for the same input and configuration.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -183,14 +184,20 @@ def terminal_progress() -> tuple[Progress, Any]:
     return update, bar
 
 
-def build_engine(name: str, settings: Settings, progress: Progress | None = None) -> BacktestEngine:
-    if name == "local":
-        return LocalBacktest(settings, progress=progress)
-    if name == "spark":
-        from logradar.engine.spark import SparkBacktest
+#: ``--engine`` name -> ``module:class`` of its :class:`BacktestEngine`, imported only when
+#: chosen: engines (e.g. :mod:`logradar.spark.backtest`) depend on this module, not back.
+ENGINES = {
+    "local": "logradar.backtest:LocalBacktest",
+    "spark": "logradar.spark.backtest:SparkBacktest",
+}
 
-        return SparkBacktest(settings)
-    raise ValueError(f"unknown engine {name!r}: use 'local' or 'spark'")
+
+def build_engine(name: str, settings: Settings, **options: Any) -> BacktestEngine:
+    """The engine ``name`` (``options``: e.g. ``master`` for Spark)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}: use {' or '.join(map(repr, ENGINES))}")
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(settings, **options)
 
 
 def run_backtest(
@@ -203,11 +210,15 @@ def run_backtest(
     config: Path | None = None,
     engine: str = "local",
     progress: Progress | None = None,
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Run a backtest and write anomalies as JSON lines to ``output``; return a summary.
 
-    ``progress`` (local engine) is called after each chunk of lines (see :data:`Progress`).
+    ``progress`` (local engine) is called after each chunk of lines (see :data:`Progress`);
+    ``spark_master``: the Spark master for ``engine="spark"`` (default ``local[*]``).
     """
+    if spark_master and engine != "spark":
+        raise ValueError("--spark-master needs --engine spark")
     for path in (train, test):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"no such file: {path}")
@@ -227,8 +238,11 @@ def run_backtest(
             out.write(json.dumps(anomaly.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
 
-        backtest = build_engine(engine, settings, progress)
-        summary = backtest.run(Path(train), test and Path(test), emit)
+        options: dict[str, Any] = {"master": spark_master} if spark_master else {}
+        if progress is not None and engine == "local":
+            options["progress"] = progress
+        chosen = build_engine(engine, settings, **options)
+        summary = chosen.run(Path(train), test and Path(test), emit)
     seconds = time.perf_counter() - started
     return {
         **summary,

@@ -199,6 +199,7 @@ def demo(
 @click.option("--session-key", help=r"Regex for the session id, e.g. 'blk_-?\d+'.")
 @CONFIG_OPTION
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--spark-master", help="Spark master URL for --engine spark (default local[*]).")
 @click.option(
     "--output",
     required=True,
@@ -216,6 +217,7 @@ def backtest(
     session_key: str | None,
     config_path: Path | None,
     engine: str,
+    spark_master: str | None,
     output: Path,
 ) -> None:
     """Run the detection engine over files (or the archive) and write every anomaly."""
@@ -248,6 +250,7 @@ def backtest(
                 config=config_path,
                 engine=engine,
                 progress=progress,
+                spark_master=spark_master,
             )
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # ValueError: incl. ConfigError
         raise click.ClickException(str(e)) from None  # incl. SparkUnavailable (no Java)

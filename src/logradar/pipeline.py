@@ -107,7 +107,7 @@ class Pipeline:
         )
         self.alerting = build_alerting(self.store, settings.alerts, alert_callback)
         if engine == "spark":
-            from logradar.engine.spark import SparkEngine
+            from logradar.spark.engine import SparkEngine
 
             self.engine = SparkEngine(
                 settings,

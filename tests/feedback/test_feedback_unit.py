@@ -137,7 +137,7 @@ def test_spark_store_sink_applies_marks_like_the_local_engine(store, core):
     # the Spark engine's sink (driver side, no Spark needed): a spike like one marked expected
     # is stored as expected and not alerted; an unrelated one still alerts
     from logradar.engine.core import CoreOutput
-    from logradar.engine.spark import store_sink
+    from logradar.spark.reducer import store_sink
 
     alerted: list[int] = []
     feedback = Feedback(FeedbackConfig())

@@ -12,8 +12,8 @@ import pytest
 
 from logradar.config import Settings, load_config
 from logradar.engine.core import DetectionCore
-from logradar.engine.spark_session import SparkUnavailable, check_java, check_pyspark
 from logradar.schema import RECORD_SCHEMA, TIMESTAMP, Anomaly
+from logradar.spark.session import SparkUnavailable, check_java, check_pyspark
 
 HDFS = Path(__file__).parents[3] / "shared/datasets/loghub-2k/HDFS/HDFS_2k.log"
 HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
@@ -30,7 +30,7 @@ def spark() -> Iterator[object]:
         if os.environ.get("CI"):
             pytest.fail(str(e))
         pytest.skip(str(e))
-    from logradar.engine.spark_session import spark_session
+    from logradar.spark.session import spark_session
 
     session = spark_session("local[2]", "logradar-tests", {"spark.sql.shuffle.partitions": "2"})
     yield session

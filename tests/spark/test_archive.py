@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from logradar.engine.spark import file_source, start_archive
+from logradar.spark.sources import file_source, start_archive
 
 from .conftest import write_inputs
 

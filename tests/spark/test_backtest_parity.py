@@ -10,8 +10,8 @@ import pytest
 
 from logradar import backtest
 from logradar.backtest import LocalBacktest
-from logradar.engine.spark import SparkBacktest
 from logradar.schema import Anomaly
+from logradar.spark.backtest import SparkBacktest
 
 from .conftest import HDFS, hdfs_settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logradar.engine.spark_session import SparkUnavailable, check_java
+from logradar.spark.session import SparkUnavailable, check_java
 
 from .conftest import HDFS, HDFS_FORMAT
 
@@ -36,7 +36,7 @@ def test_backtest_cli_without_java_fails_with_a_clear_message(tmp_path: Path):
     env = {**os.environ, "JAVA_HOME": str(tmp_path / "none"), "PATH": str(tmp_path)}
     code = (
         "import sys; from pathlib import Path; from logradar.config import load_config;"
-        "from logradar.engine.spark import SparkBacktest;"
+        "from logradar.spark.backtest import SparkBacktest;"
         f"s = load_config(None, parser={{'log_format': {HDFS_FORMAT!r}}});"
         f"SparkBacktest(s).run(Path({str(HDFS)!r}), None, print)"
     )

@@ -21,7 +21,7 @@ def test_package_writes_what_spark_submit_needs(tmp_path):
     assert done.exit_code == 0, done.output
     archive = out / f"logradar-{logradar_version()}.zip"
     names = zipfile.ZipFile(archive).namelist()
-    assert "logradar/engine/spark_job.py" in names
+    assert "logradar/spark/job.py" in names
     assert not any("__pycache__" in n for n in names)
     requirements = (out / "requirements.txt").read_text().split()
     assert any(r.startswith("pyarrow") for r in requirements)
@@ -38,7 +38,7 @@ def test_package_writes_what_spark_submit_needs(tmp_path):
         assert expected in done.output, expected
 
     # The zip alone provides the package: the entry script imports logradar from it.
-    probe = "import logradar.engine.spark_job as j, logradar; print(logradar.__file__)"
+    probe = "import logradar.spark.job as j, logradar; print(logradar.__file__)"
     ran = subprocess.run(
         [sys.executable, "-c", probe],
         env={**os.environ, "PYTHONPATH": str(archive)},

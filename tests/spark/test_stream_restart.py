@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from logradar.engine.spark import StateFile, StreamReducer, file_source, start_detection, store_sink
 from logradar.schema import Anomaly
+from logradar.spark.reducer import StateFile, StreamReducer, store_sink
+from logradar.spark.sources import file_source, start_detection
 from logradar.store import Store
 
 from .conftest import (

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 
 from logradar.engine.core import DetectionCore
-from logradar.engine.spark import SparkEngine
-from logradar.engine.spark_tank import CONSUMER
 from logradar.metrics import Metrics
 from logradar.schema import Anomaly, ingest_table
+from logradar.spark.engine import SparkEngine
+from logradar.spark.tank import CONSUMER
 from logradar.store import Store
 from logradar.tank import SqliteTank
 
@@ -66,7 +66,7 @@ def test_spark_engine_over_the_tank_equals_the_core(spark, tmp_path):
     assert engine.core.offset == tank.end_offset()  # what was accepted is drained on stop
 
 
-def wait_for(condition, runner: threading.Thread, seconds: float = 120) -> None:
+def wait_for(condition, runner: threading.Thread, seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert runner.is_alive(), "the engine stopped"

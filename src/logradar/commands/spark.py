@@ -20,7 +20,7 @@ import logradar
 
 ENTRY_SCRIPT = '''"""logradar's streaming job, for spark-submit (see deploy/spark/README.md)."""
 
-from logradar.engine.spark_job import main
+from logradar.spark.job import main
 
 if __name__ == "__main__":
     main()

@@ -96,16 +96,25 @@ def window_groups(mapped: pa.Table, window: pa.ChunkedArray | pa.Array) -> pa.Ta
     )
 
 
+def param_stride(lines: int, max_rows: int) -> int:
+    """Every how many offsets a batch of ``lines`` lines samples parameters (0: no
+    parameters, ``max_rows`` 0)."""
+    return max(1, -(-lines // max_rows)) if max_rows else 0
+
+
 def param_groups(mapped: pa.Table, window: pa.ChunkedArray | pa.Array, max_rows: int) -> pa.Table:
     """Numeric tokens per (stream, window, template, position): count, sums of the signed
     log1p of the values and of its square, extremes and the lines holding them.
 
-    Above ``max_rows`` lines a deterministic stride sample is used.
+    Above ``max_rows`` lines a deterministic sample is used: the lines whose offset is a
+    multiple of :func:`param_stride` (the same lines wherever the batch is aggregated).
     """
     n = mapped.num_rows
     rows = np.arange(n)
-    if n > max_rows:
-        rows = rows[:: -(-n // max_rows)]
+    stride = param_stride(n, max_rows)
+    if stride > 1:
+        offsets = mapped.column("offset").to_numpy()
+        rows = rows[offsets % stride == 0]
     messages = mapped.column("message")
     if len(rows) < n:
         messages = messages.take(pa.array(rows))

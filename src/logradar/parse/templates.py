@@ -144,6 +144,14 @@ class TemplateMiner:
     def parse(self, messages: pa.Array | pa.ChunkedArray) -> pa.Int64Array:
         """Template id per line (never null); learns new templates."""
         forms, indices, firsts = self._encode(messages)
+        counts = np.bincount(indices, minlength=len(forms))
+        ids = self.parse_forms(forms, firsts, counts)
+        return pa.array(ids, pa.int64()).take(pa.array(indices))
+
+    def parse_forms(self, forms: list[str], firsts: Any, counts: Any) -> np.ndarray:
+        """Template id per distinct masked form: what :meth:`parse` does for a batch whose
+        distinct forms (first-appearance order) are ``forms``, first appearing at line
+        ``firsts[j]`` and on ``counts[j]`` lines; for callers that deduplicated elsewhere."""
         self._batches += 1
         clusters = np.empty(len(forms), dtype=np.int64)
         cache = self._cache
@@ -153,7 +161,6 @@ class TemplateMiner:
                 ci = self._learn(form, self._lines + int(firsts[j]))
                 cache[form] = ci
             clusters[j] = ci
-        counts = np.bincount(indices, minlength=len(forms))
         ids = np.empty(len(forms), dtype=np.int64)
         templates, batch = self._templates, self._batches
         for j, ci in enumerate(clusters.tolist()):
@@ -161,9 +168,9 @@ class TemplateMiner:
             cluster.last_used = batch
             ids[j] = cluster.template_id
             templates[cluster.template_id].count += int(counts[j])
-        self._lines += len(indices)
+        self._lines += int(np.sum(counts))
         self._bound()
-        return pa.array(ids, pa.int64()).take(pa.array(indices))
+        return ids
 
     def match(
         self, messages: pa.Array | pa.ChunkedArray, masked: pa.DictionaryArray | None = None

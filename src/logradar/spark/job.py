@@ -23,21 +23,19 @@ from pathlib import Path
 from logradar.alerts.manager import build_alerting
 from logradar.config import load_config
 from logradar.engine.feedback import Feedback, suppress_muted
-from logradar.engine.spark import (
-    StateFile,
-    StreamReducer,
+from logradar.schema import Anomaly
+from logradar.spark.reducer import StateFile, StreamReducer, store_sink
+from logradar.spark.session import spark_session
+from logradar.spark.sources import (
     file_source,
     kafka_source,
     start_archive,
     start_detection,
-    store_sink,
     tank_source,
 )
-from logradar.engine.spark_session import spark_session
-from logradar.schema import Anomaly
 from logradar.store import Store
 
-log = logging.getLogger("logradar.engine.spark")
+log = logging.getLogger("logradar.spark")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
