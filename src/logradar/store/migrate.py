@@ -31,12 +31,35 @@ _SCRIPTS = Path(__file__).with_name("migrations")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _scripts_folder() -> Path:
+    """The revisions' folder; copied out to a temporary folder once when logradar runs from a
+    zip (``spark-submit --py-files``), since Alembic reads its scripts from a real folder."""
+    global _SCRIPTS
+    if not _SCRIPTS.is_dir():
+        import tempfile
+        from importlib.resources import files
+
+        target = Path(tempfile.mkdtemp(prefix="logradar-migrations-")) / "migrations"
+
+        def copy(node, to: Path) -> None:
+            to.mkdir(parents=True, exist_ok=True)
+            for child in node.iterdir():
+                if child.is_dir():
+                    copy(child, to / child.name)
+                elif not child.name.endswith(".pyc"):
+                    (to / child.name).write_bytes(child.read_bytes())
+
+        copy(files("logradar.store") / "migrations", target)
+        _SCRIPTS = target
+    return _SCRIPTS
+
+
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """An Alembic config for the packaged revisions, bound to ``connection`` if given."""
     from alembic.config import Config  # imported when used: alembic takes ~0.4 s to import
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_SCRIPTS))
+    cfg.set_main_option("script_location", str(_scripts_folder()))
     cfg.attributes["connection"] = connection
     return cfg
 
