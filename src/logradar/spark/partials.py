@@ -639,14 +639,15 @@ def merge_sessions(partials: pa.Table) -> pa.Table:
         .group_by("session", use_threads=False)
         .aggregate([("stream", "first"), ("first_line", "first")])
     )
-    # both in order of each session's first event, so the rows line up
+    # matched by session key: group_by's output order is not guaranteed to agree between them
+    at = pc.index_in(g.column("session"), value_set=firsts.column("session"))
     return pa.table(
         {
             "session": g.column("session"),
             "events": g.column("tid_list"),
             "ts_min": g.column("ts_min"),
             "ts_max": g.column("ts_max"),
-            "stream": firsts.column("stream_first"),
-            "example": firsts.column("first_line_first"),
+            "stream": firsts.column("stream_first").take(at),
+            "example": firsts.column("first_line_first").take(at),
         }
     ).select(list(SESSION_GROUP_COLUMNS))
