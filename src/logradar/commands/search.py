@@ -7,17 +7,7 @@ from pathlib import Path
 
 import click
 
-
-def _time(value: str | None, name: str) -> int | None:
-    from logradar.schema import now_ns
-    from logradar.web.params import parse_since
-
-    if value is None:
-        return None
-    try:
-        return parse_since(value, now_ns())
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint=name) from None
+from logradar.commands.options import parse_time
 
 
 @click.command("search")
@@ -75,8 +65,8 @@ def search_command(
         regex=regex,
         ignore_case=ignore_case,
         stream=stream,
-        since_ns=_time(since, "--since"),
-        until_ns=_time(until, "--until"),
+        since_ns=parse_time(since, "--since"),
+        until_ns=parse_time(until, "--until"),
         limit=limit,
     )
     try:
@@ -110,8 +100,8 @@ def archive_backtest(
         summary = replay_archive(
             settings,
             output,
-            start_ns=_time(since, "--since"),
-            end_ns=_time(until, "--until"),
+            start_ns=parse_time(since, "--since"),
+            end_ns=parse_time(until, "--until"),
             stream=stream,
         )
     except (ConfigError, InvalidStreamName, ValueError, OSError) as e:

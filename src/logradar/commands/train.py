@@ -10,17 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _time(value: str | None, name: str) -> int | None:
-    from logradar.schema import now_ns
-    from logradar.web.params import parse_since
-
-    if value is None:
-        return None
-    try:
-        return parse_since(value, now_ns())
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint=name) from None
+from logradar.commands.options import parse_time
 
 
 @click.command("train")
@@ -74,7 +64,7 @@ def train_command(
         raise click.ClickException(
             f"no archive at {archive}: give the data dir (or --config) of a logradar that ran"
         )
-    start_ns, end_ns = _time(start, "--from"), _time(end, "--to")
+    start_ns, end_ns = parse_time(start, "--from"), parse_time(end, "--to")
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise click.BadParameter("must be after --from", param_hint="--to")
     console = Console(stderr=True)
